@@ -1,0 +1,68 @@
+// Package blob stores content-addressed bytes and the uploads that produce them.
+// It knows digests and byte ranges, never repositories or tags.
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Errors returned by every Store implementation. Callers compare with errors.Is.
+var (
+	ErrNotFound       = errors.New("blob: not found")
+	ErrDigestMismatch = errors.New("blob: content does not match digest")
+	ErrUploadUnknown  = errors.New("blob: upload unknown")
+	ErrUnsupported    = errors.New("blob: unsupported digest algorithm")
+)
+
+// Store is a content-addressed blob store. Content becomes visible under its digest only
+// after it was verified; a reader never sees partial content.
+type Store interface {
+	// Stat returns the blob's size, or ErrNotFound.
+	Stat(ctx context.Context, d digest.Digest) (int64, error)
+	// Open returns the blob for reading. The filesystem driver returns an *os.File inside,
+	// so http.ServeContent can use sendfile.
+	Open(ctx context.Context, d digest.Digest) (Content, error)
+	// Put stores small content that is already in memory, after checking its digest.
+	Put(ctx context.Context, d digest.Digest, p []byte) error
+	// Delete removes a blob. Deleting an absent blob returns ErrNotFound.
+	Delete(ctx context.Context, d digest.Digest) error
+	// Walk calls fn for every stored blob, in no particular order.
+	Walk(ctx context.Context, fn func(d digest.Digest, size int64, modTime time.Time) error) error
+
+	// StartUpload begins a new upload with a fresh id.
+	StartUpload(ctx context.Context) (Upload, error)
+	// ResumeUpload reopens an upload in progress (also after a restart), or ErrUploadUnknown.
+	ResumeUpload(ctx context.Context, id string) (Upload, error)
+	// Uploads lists the ids of uploads in progress and when each was last written.
+	Uploads(ctx context.Context, fn func(id string, modTime time.Time) error) error
+}
+
+// Content is an open blob.
+type Content interface {
+	io.ReadSeekCloser
+	Size() int64
+}
+
+// Upload is an upload in progress. It is hashed while it streams; Commit verifies the
+// digest and publishes the content atomically (fsync, then rename).
+type Upload interface {
+	ID() string
+	// Size is the number of bytes received so far.
+	Size() int64
+	// Write appends to the upload.
+	Write(p []byte) (int, error)
+	// ReadFrom appends everything r yields (used for request bodies; may avoid copies).
+	ReadFrom(r io.Reader) (int64, error)
+	// Commit checks that the content has digest d and makes it visible under d. It returns
+	// ErrDigestMismatch (and the upload is discarded) when the content differs.
+	Commit(ctx context.Context, d digest.Digest) (size int64, err error)
+	// Cancel discards the upload.
+	Cancel(ctx context.Context) error
+	// Close releases resources and keeps the upload for a later ResumeUpload.
+	Close() error
+}

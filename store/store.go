@@ -1,0 +1,145 @@
+// Package store keeps the registry's metadata: repositories, manifests, tags, the links
+// between manifests and blobs, upload sessions and the garbage-collection review queue.
+// SQLite is the embedded engine; PostgreSQL implements the same interface later.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Errors returned by every Store implementation. Callers compare with errors.Is.
+var (
+	ErrRepositoryExists   = errors.New("store: repository already exists")
+	ErrRepositoryNotFound = errors.New("store: repository not found")
+	ErrRepositoryNotEmpty = errors.New("store: repository not empty")
+	ErrManifestNotFound   = errors.New("store: manifest not found")
+	ErrTagNotFound        = errors.New("store: tag not found")
+	ErrBlobNotFound       = errors.New("store: blob not found")
+	ErrUploadNotFound     = errors.New("store: upload not found")
+	// ErrManifestReferenced: the manifest is referenced by an index in the same repository.
+	ErrManifestReferenced = errors.New("store: manifest referenced by an index")
+)
+
+// MissingReferenceError is returned by PutManifest when the manifest references a blob or a
+// manifest that the repository does not hold. Digest names the first one missing.
+type MissingReferenceError struct {
+	Digest   digest.Digest
+	Manifest bool // true: a child manifest (index entry) is missing; false: a blob
+}
+
+func (e *MissingReferenceError) Error() string {
+	if e.Manifest {
+		return "store: referenced manifest unknown: " + e.Digest.String()
+	}
+	return "store: referenced blob unknown: " + e.Digest.String()
+}
+
+// Repository is a repository owned by an account (a 12-digit id). Name follows ECR's grammar.
+type Repository struct {
+	ID        int64
+	Account   string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Descriptor is a reference from a manifest to a blob or to another manifest.
+type Descriptor struct {
+	Digest    digest.Digest
+	MediaType string
+	Size      int64
+}
+
+// Manifest is a stored manifest, with its exact payload bytes.
+type Manifest struct {
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string // for referrers: artifactType, else config.mediaType for artifacts
+	Size         int64
+	Payload      []byte
+	Subject      digest.Digest // empty when the manifest has no subject
+	Annotations  map[string]string
+	Blobs        []Descriptor // config and layers of an image manifest
+	Manifests    []Descriptor // entries of an index / manifest list
+	PushedAt     time.Time
+	LastPulledAt time.Time // zero when never pulled
+}
+
+// Upload is an upload session: the bytes live in the blob store under the same ID.
+type Upload struct {
+	ID           string
+	RepositoryID int64
+	StartedAt    time.Time
+}
+
+// GCItem is a candidate for garbage collection taken from the review queue.
+type GCItem struct {
+	Digest       digest.Digest
+	RepositoryID int64 // set for manifests; 0 for blobs
+	Manifest     bool
+}
+
+// Store is the metadata store. Every method is one transaction.
+type Store interface {
+	CreateRepository(ctx context.Context, account, name string) (Repository, error)
+	GetRepository(ctx context.Context, account, name string) (Repository, error)
+	// ListRepositories returns up to limit repositories ordered by (account, name) that come
+	// after (afterAccount, afterName); empty strings start at the beginning.
+	ListRepositories(ctx context.Context, afterAccount, afterName string, limit int) ([]Repository, error)
+	// DeleteRepository removes the repository; unless force, ErrRepositoryNotEmpty when it
+	// still holds manifests. Its blobs become candidates for garbage collection.
+	DeleteRepository(ctx context.Context, account, name string, force bool) error
+
+	// LinkBlob records that the repository holds a verified blob (after upload or mount),
+	// and postpones any garbage-collection review of it.
+	LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64) error
+	// StatBlob returns the size of a blob the repository holds, or ErrBlobNotFound.
+	StatBlob(ctx context.Context, repoID int64, d digest.Digest) (int64, error)
+	// UnlinkBlob removes the blob from the repository; ErrBlobNotFound if it was not there.
+	UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error
+
+	// PutManifest stores the manifest and, when tag is not empty, points the tag at it, in one
+	// transaction. Every blob in m.Blobs must be linked to the repository and every manifest in
+	// m.Manifests stored in it, otherwise *MissingReferenceError. Storing an existing
+	// manifest again only moves the tag.
+	PutManifest(ctx context.Context, repoID int64, m Manifest, tag string) error
+	// GetManifest returns a manifest by digest, or ErrManifestNotFound.
+	GetManifest(ctx context.Context, repoID int64, d digest.Digest) (Manifest, error)
+	// ResolveTag returns the manifest a tag points at, or ErrTagNotFound.
+	ResolveTag(ctx context.Context, repoID int64, tag string) (Manifest, error)
+	// ListTags returns up to limit tag names in lexical order after last (limit <= 0: all).
+	ListTags(ctx context.Context, repoID int64, last string, limit int) ([]string, error)
+	// DeleteTag removes a tag, or ErrTagNotFound. The manifest stays.
+	DeleteTag(ctx context.Context, repoID int64, tag string) error
+	// DeleteManifest removes a manifest and every tag pointing at it, or ErrManifestNotFound,
+	// or ErrManifestReferenced when an index of the repository still lists it.
+	DeleteManifest(ctx context.Context, repoID int64, d digest.Digest) error
+	// Referrers lists the manifests whose subject is d, filtered by artifactType when not empty.
+	Referrers(ctx context.Context, repoID int64, d digest.Digest, artifactType string) ([]Manifest, error)
+	// MarkPulled records a pull time for ECR's lastRecordedPullTime (may be coarse, batched).
+	MarkPulled(ctx context.Context, repoID int64, d digest.Digest, at time.Time) error
+
+	CreateUpload(ctx context.Context, u Upload) error
+	GetUpload(ctx context.Context, id string) (Upload, error)
+	DeleteUpload(ctx context.Context, id string) error
+	// ListUploads returns the sessions started before the given time (to expire stale ones).
+	ListUploads(ctx context.Context, startedBefore time.Time) ([]Upload, error)
+
+	// GC review queue (GitLab's online GC design): TakeGCItems returns up to limit items whose
+	// review time has passed, leased to this caller for lease; ConfirmGC deletes the metadata
+	// of an item that is still unreferenced and reports whether it did (the caller then deletes
+	// the bytes); ReleaseGC hands an item back. Items for blobs are queued when their last
+	// repository link goes away and when an upload is committed; items for manifests when they
+	// lose their last tag or index reference. Any use of the item postpones its review.
+	TakeGCItems(ctx context.Context, limit int, lease time.Duration) ([]GCItem, error)
+	ConfirmGC(ctx context.Context, item GCItem) (deleted bool, err error)
+	ReleaseGC(ctx context.Context, item GCItem) error
+	// QueueBlobForReview queues a blob that exists in the blob store but may have no
+	// reference (for instance a committed upload whose link never came), reviewed after delay.
+	QueueBlobForReview(ctx context.Context, d digest.Digest, delay time.Duration) error
+
+	Close() error
+}
