@@ -1,0 +1,139 @@
+package policy
+
+import "strings"
+
+// PrincipalType is the kind of caller making a request.
+type PrincipalType uint8
+
+const (
+	PrincipalAnonymous     PrincipalType = iota // unsigned request
+	PrincipalUser                               // IAM user
+	PrincipalAssumedRole                        // role session (AssumeRole*)
+	PrincipalRoot                               // account root user
+	PrincipalFederatedUser                      // GetFederationToken session
+	PrincipalService                            // AWS service principal, e.g. ecs-tasks.amazonaws.com
+	PrincipalWebIdentity                        // identity provider (SAML / OIDC) in AssumeRoleWith*
+)
+
+// Principal is the caller. ARN is the user, session, federated-user or root ARN (the
+// service name or identity-provider ARN for those types); RoleARN is the role of a session.
+type Principal struct {
+	Type    PrincipalType
+	ARN     string
+	Account string
+	RoleARN string
+}
+
+type principalKind uint8
+
+const (
+	pAny       principalKind = iota + 1 // "*"
+	pAccount                            // account id or arn:aws:iam::A:root
+	pRole                               // arn:aws:iam::A:role/...
+	pExact                              // user, assumed-role session, federated user and other ARNs
+	pService                            // {"Service": ...}
+	pFederated                          // {"Federated": ...}
+	pCanonical                          // {"CanonicalUser": ...}: never an IAM caller
+)
+
+// grant ranks how a resource policy names the caller, which decides the implicit denies
+// it overrides in the same account.
+type grant uint8
+
+const (
+	grantNone    grant = iota
+	grantAccount       // account: the identity side must still allow
+	grantRole          // role ARN for a session: overrides identity policies only
+	grantDirect        // user/session ARN or "*": overrides identity, boundary and session policies
+)
+
+type principalEntry struct {
+	kind  principalKind
+	value string // account id, or the ARN / name to compare
+}
+
+type principalSpec struct {
+	star    bool     // written as the bare string "*"
+	blocks  []string // block names in written order (AWS, Service, ...)
+	values  [][]string
+	singles []bool // block written as a scalar
+	entries []principalEntry
+}
+
+func compilePrincipalEntry(block, v string) principalEntry {
+	switch block {
+	case "Service":
+		if v == "*" {
+			return principalEntry{kind: pAny}
+		}
+		return principalEntry{kind: pService, value: v}
+	case "Federated":
+		return principalEntry{kind: pFederated, value: v}
+	case "CanonicalUser":
+		return principalEntry{kind: pCanonical, value: v}
+	}
+	if v == "*" {
+		return principalEntry{kind: pAny}
+	}
+	if len(v) == 12 && isDigits(v) {
+		return principalEntry{kind: pAccount, value: v}
+	}
+	if acct, rest, ok := iamARN(v); ok {
+		switch {
+		case rest == "root":
+			return principalEntry{kind: pAccount, value: acct}
+		case strings.HasPrefix(rest, "role/"):
+			return principalEntry{kind: pRole, value: v}
+		}
+	}
+	return principalEntry{kind: pExact, value: v}
+}
+
+// iamARN splits arn:PARTITION:iam::ACCOUNT:REST.
+func iamARN(s string) (account, rest string, ok bool) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" {
+		return "", "", false
+	}
+	return parts[4], parts[5], true
+}
+
+// match reports how the entry names p.
+func (e *principalEntry) match(p *Principal) grant {
+	switch e.kind {
+	case pAny:
+		return grantDirect
+	case pAccount:
+		if p.Type != PrincipalAnonymous && p.Type != PrincipalService && p.Type != PrincipalWebIdentity && p.Account == e.value {
+			return grantAccount
+		}
+	case pRole:
+		if p.Type == PrincipalAssumedRole && p.RoleARN == e.value {
+			return grantRole
+		}
+	case pExact:
+		if p.Type != PrincipalAnonymous && p.Type != PrincipalService && p.ARN == e.value {
+			return grantDirect
+		}
+	case pService:
+		if p.Type == PrincipalService && p.ARN == e.value {
+			return grantDirect
+		}
+	case pFederated:
+		if p.Type == PrincipalWebIdentity && p.ARN == e.value {
+			return grantDirect
+		}
+	}
+	return grantNone
+}
+
+// best is the strongest way any entry names p.
+func (s *principalSpec) best(p *Principal) grant {
+	g := grantNone
+	for i := range s.entries {
+		if m := s.entries[i].match(p); m > g {
+			g = m
+		}
+	}
+	return g
+}
