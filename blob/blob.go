@@ -17,6 +17,8 @@ var (
 	ErrDigestMismatch = errors.New("blob: content does not match digest")
 	ErrUploadUnknown  = errors.New("blob: upload unknown")
 	ErrUnsupported    = errors.New("blob: unsupported digest algorithm")
+	// ErrInUse: DeleteUnused refused because the blob was published after the given time.
+	ErrInUse = errors.New("blob: published recently")
 )
 
 // Store is a content-addressed blob store. Content becomes visible under its digest only
@@ -31,6 +33,10 @@ type Store interface {
 	Put(ctx context.Context, d digest.Digest, p []byte) error
 	// Delete removes a blob. Deleting an absent blob returns ErrNotFound.
 	Delete(ctx context.Context, d digest.Digest) error
+	// DeleteUnused removes a blob only if no Commit or Put published it at or after since,
+	// atomically with respect to those; otherwise it returns ErrInUse and the blob stays.
+	// The garbage collector deletes through it (see package gc for the protocol).
+	DeleteUnused(ctx context.Context, d digest.Digest, since time.Time) error
 	// Walk calls fn for every stored blob, in no particular order.
 	Walk(ctx context.Context, fn func(d digest.Digest, size int64, modTime time.Time) error) error
 
@@ -59,7 +65,9 @@ type Upload interface {
 	// ReadFrom appends everything r yields (used for request bodies; may avoid copies).
 	ReadFrom(r io.Reader) (int64, error)
 	// Commit checks that the content has digest d and makes it visible under d. It returns
-	// ErrDigestMismatch (and the upload is discarded) when the content differs.
+	// ErrDigestMismatch (and the upload is discarded) when the content differs. When the blob
+	// already exists the upload is discarded, and the existing blob counts as published now
+	// (DeleteUnused will not remove it).
 	Commit(ctx context.Context, d digest.Digest) (size int64, err error)
 	// Cancel discards the upload.
 	Cancel(ctx context.Context) error

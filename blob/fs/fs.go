@@ -1,0 +1,608 @@
+// Package fs is the filesystem blob store: verified content under its digest, uploads in
+// progress beside it, published only by fsync and an atomic rename.
+//
+// Layout under the directory given to New:
+//
+//	blobs/<algorithm>/<first two hex digits>/<hex>   verified content (sha256 or sha512)
+//	uploads/<uuid>/data                               bytes received so far
+//	uploads/<uuid>/hashstate                          sha256 state and the offset it covers
+//	trash/<hex>.<uuid>                                a blob being deleted (moved aside first)
+//
+// Every path is built from a digest that passed validation (known algorithm, lowercase hex of
+// the algorithm's length) or from an upload id that parses as a canonical UUID, so no name or
+// reference from a request can reach outside the directory.
+//
+// Publication and deletion: Commit and Put set the blob file's modification time to the time
+// of publication (also when the blob already existed), holding a per-digest lock. DeleteUnused
+// takes the same lock, moves the file aside and removes it only when its modification time is
+// older than the caller's bound; otherwise it puts it back. Moving aside before the final check
+// also keeps the rule when another process publishes into the same directory.
+package fs
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "crypto/sha512" // registers sha512 for go-digest
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/coffer-registry/coffer/blob"
+	"github.com/google/uuid"
+	"github.com/opencontainers/go-digest"
+)
+
+const (
+	blobsDir   = "blobs"
+	uploadsDir = "uploads"
+	trashDir   = "trash"
+	dataFile   = "data"
+	stateFile  = "hashstate"
+
+	// bufferSize is the copy buffer for uploads: big enough that hashing and writing run in
+	// long stretches.
+	bufferSize = 1 << 20
+)
+
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
+
+// Store is a blob.Store on a local directory.
+type Store struct {
+	root  string
+	locks [64]sync.Mutex // per-digest publication locks, striped
+	now   func() time.Time
+}
+
+var _ blob.Store = (*Store)(nil)
+
+// New opens (creating when needed) a blob store rooted at dir.
+func New(dir string) (*Store, error) {
+	for _, sub := range []string{blobsDir, uploadsDir, trashDir} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return nil, fmt.Errorf("blob/fs: %w", err)
+		}
+	}
+	return &Store{root: dir, now: time.Now}, nil
+}
+
+// blobPath returns the path of a digest, or an error for anything that is not a valid digest
+// of a supported algorithm.
+func (s *Store) blobPath(d digest.Digest) (string, error) {
+	if err := checkDigest(d); err != nil {
+		return "", err
+	}
+	hex := d.Encoded()
+	return filepath.Join(s.root, blobsDir, string(d.Algorithm()), hex[:2], hex), nil
+}
+
+// checkDigest accepts sha256 and sha512 digests in canonical form.
+func checkDigest(d digest.Digest) error {
+	if err := d.Validate(); err != nil {
+		if errors.Is(err, digest.ErrDigestUnsupported) {
+			return fmt.Errorf("%w: %v", blob.ErrUnsupported, err)
+		}
+		return fmt.Errorf("%w: %v", blob.ErrDigestMismatch, err)
+	}
+	if alg := d.Algorithm(); alg != digest.SHA256 && alg != digest.SHA512 {
+		return fmt.Errorf("%w: %q", blob.ErrUnsupported, alg)
+	}
+	return nil
+}
+
+func (s *Store) lock(d digest.Digest) *sync.Mutex {
+	hex := d.Encoded()
+	var i byte
+	if len(hex) >= 2 {
+		i = hex[0] ^ hex[1]<<3
+	}
+	return &s.locks[int(i)%len(s.locks)]
+}
+
+// Stat returns the blob's size.
+func (s *Store) Stat(ctx context.Context, d digest.Digest) (int64, error) {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return 0, notFoundFor(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, notFound(err)
+	}
+	return fi.Size(), nil
+}
+
+// notFoundFor turns a digest validation error into ErrNotFound for read paths: a blob with
+// an invalid digest does not exist.
+func notFoundFor(err error) error {
+	if errors.Is(err, blob.ErrUnsupported) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", blob.ErrNotFound, err)
+}
+
+func notFound(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return blob.ErrNotFound
+	}
+	return fmt.Errorf("blob/fs: %w", err)
+}
+
+// content is an open blob. It embeds *os.File so that the file's SyscallConn reaches
+// net/http and the kernel's sendfile serves it.
+type content struct {
+	*os.File
+	size int64
+}
+
+func (c content) Size() int64 { return c.size }
+
+// Open opens a blob for reading.
+func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Content, error) {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return nil, notFoundFor(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	return content{File: f, size: fi.Size()}, nil
+}
+
+// Put stores small content after checking its digest.
+func (s *Store) Put(ctx context.Context, d digest.Digest, p []byte) error {
+	if err := checkDigest(d); err != nil {
+		return err
+	}
+	if d.Algorithm().FromBytes(p) != d {
+		return blob.ErrDigestMismatch
+	}
+	u, err := s.StartUpload(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := u.Write(p); err != nil {
+		u.Cancel(ctx)
+		return err
+	}
+	_, err = u.Commit(ctx, d)
+	return err
+}
+
+// Delete removes a blob unconditionally.
+func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return notFoundFor(err)
+	}
+	mu := s.lock(d)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := os.Remove(p); err != nil {
+		return notFound(err)
+	}
+	return nil
+}
+
+// DeleteUnused removes a blob whose last publication is older than since.
+func (s *Store) DeleteUnused(ctx context.Context, d digest.Digest, since time.Time) error {
+	p, err := s.blobPath(d)
+	if err != nil {
+		return notFoundFor(err)
+	}
+	mu := s.lock(d)
+	mu.Lock()
+	defer mu.Unlock()
+	fi, err := os.Stat(p)
+	if err != nil {
+		return notFound(err)
+	}
+	if !fi.ModTime().Before(since) {
+		return blob.ErrInUse
+	}
+	aside := filepath.Join(s.root, trashDir, d.Encoded()+"."+uuid.NewString())
+	if err := os.Rename(p, aside); err != nil {
+		return notFound(err)
+	}
+	// A publisher in another process may have touched the file between Stat and Rename;
+	// the file moved aside is the one it touched, so its time tells.
+	fi, err = os.Stat(aside)
+	if err == nil && !fi.ModTime().Before(since) {
+		// Put it back unless a newer copy landed meanwhile.
+		if lerr := os.Link(aside, p); lerr != nil && !errors.Is(lerr, fs.ErrExist) {
+			return fmt.Errorf("blob/fs: restoring %s: %w", d, lerr)
+		}
+		os.Remove(aside)
+		return blob.ErrInUse
+	}
+	if err := os.Remove(aside); err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	syncDir(filepath.Dir(p))
+	return nil
+}
+
+// Walk calls fn for every stored blob.
+func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64, modTime time.Time) error) error {
+	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+		base := filepath.Join(s.root, blobsDir, string(alg))
+		prefixes, err := os.ReadDir(base)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("blob/fs: %w", err)
+		}
+		for _, pre := range prefixes {
+			entries, err := os.ReadDir(filepath.Join(base, pre.Name()))
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return fmt.Errorf("blob/fs: %w", err)
+			}
+			for _, e := range entries {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				d := digest.NewDigestFromEncoded(alg, e.Name())
+				if checkDigest(d) != nil {
+					continue
+				}
+				fi, err := e.Info()
+				if err != nil {
+					continue // deleted meanwhile
+				}
+				if err := fn(d, fi.Size(), fi.ModTime()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Uploads lists uploads in progress with the time their data was last written.
+func (s *Store) Uploads(ctx context.Context, fn func(id string, modTime time.Time) error) error {
+	entries, err := os.ReadDir(filepath.Join(s.root, uploadsDir))
+	if err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	for _, e := range entries {
+		if _, err := parseID(e.Name()); err != nil {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(s.root, uploadsDir, e.Name(), dataFile))
+		if err != nil {
+			continue
+		}
+		if err := fn(e.Name(), fi.ModTime()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseID accepts only canonical UUIDs, the only names an upload directory may have.
+func parseID(id string) (string, error) {
+	u, err := uuid.Parse(id)
+	if err != nil || u.String() != id {
+		return "", blob.ErrUploadUnknown
+	}
+	return id, nil
+}
+
+// StartUpload creates a new upload.
+func (s *Store) StartUpload(ctx context.Context) (blob.Upload, error) {
+	id := uuid.NewString()
+	dir := filepath.Join(s.root, uploadsDir, id)
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, dataFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	return &upload{store: s, id: id, dir: dir, f: f, h: sha256.New()}, nil
+}
+
+// ResumeUpload reopens an upload, restoring its hash state or re-hashing its data when the
+// saved state does not cover exactly the bytes on disk (after a crash).
+func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Upload, error) {
+	if _, err := parseID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.root, uploadsDir, id)
+	f, err := os.OpenFile(filepath.Join(dir, dataFile), os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, blob.ErrUploadUnknown
+		}
+		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	u := &upload{store: s, id: id, dir: dir, f: f}
+	if err := u.restore(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return u, nil
+}
+
+type upload struct {
+	store *Store
+	id    string
+	dir   string
+	f     *os.File
+	h     hash.Hash // sha256 of f[0:size]
+	size  int64
+	saved int64 // size covered by the hashstate file, -1 when unknown
+	done  bool
+}
+
+func (u *upload) ID() string  { return u.id }
+func (u *upload) Size() int64 { return u.size }
+
+func (u *upload) restore() error {
+	end, err := u.f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	u.h = sha256.New()
+	if state, err := os.ReadFile(filepath.Join(u.dir, stateFile)); err == nil && len(state) > 8 {
+		offset := int64(binary.BigEndian.Uint64(state))
+		if offset == end && u.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state[8:]) == nil {
+			u.size, u.saved = end, end
+			return nil
+		}
+	}
+	// The state is missing or stale: hash the data again.
+	u.h.Reset()
+	bp := bufferPool.Get().(*[]byte)
+	defer bufferPool.Put(bp)
+	n, err := io.CopyBuffer(u.h, io.NewSectionReader(u.f, 0, end), *bp)
+	if err != nil {
+		return fmt.Errorf("blob/fs: rehashing upload: %w", err)
+	}
+	u.size, u.saved = n, -1
+	return nil
+}
+
+func (u *upload) Write(p []byte) (int, error) {
+	if u.done {
+		return 0, blob.ErrUploadUnknown
+	}
+	n, err := u.f.Write(p)
+	u.h.Write(p[:n])
+	u.size += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("blob/fs: %w", err)
+	}
+	return n, nil
+}
+
+// ReadFrom copies r into the upload. It is the fast path for request bodies: the caller's
+// goroutine reads chunks and writes them to the file while a second goroutine hashes the
+// chunks already written, so hashing (about 1 GB/s for sha256 on one core) overlaps with
+// network and file I/O. Writeback to disk starts as data arrives (sync_file_range), so the
+// fsync at Commit finds little left to do. The hash state is saved at the end.
+func (u *upload) ReadFrom(r io.Reader) (int64, error) {
+	if u.done {
+		return 0, blob.ErrUploadUnknown
+	}
+	const inFlight = 4
+	free := make(chan *[]byte, inFlight)
+	for range inFlight {
+		free <- bufferPool.Get().(*[]byte)
+	}
+	type chunk struct {
+		bp *[]byte
+		n  int
+	}
+	toHash := make(chan chunk, inFlight)
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for c := range toHash {
+			u.h.Write((*c.bp)[:c.n])
+			free <- c.bp
+		}
+	}()
+	var total int64
+	var err error
+	for {
+		bp := <-free
+		n, rerr := fill(r, *bp)
+		w, werr := 0, error(nil)
+		if n > 0 {
+			w, werr = u.f.Write((*bp)[:n])
+		}
+		if w > 0 {
+			toHash <- chunk{bp, w}
+			u.startWriteback(u.size, int64(w))
+			u.size += int64(w)
+			total += int64(w)
+		} else {
+			free <- bp
+		}
+		if werr != nil {
+			err = fmt.Errorf("blob/fs: %w", werr)
+			break
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				err = rerr
+			}
+			break
+		}
+	}
+	close(toHash)
+	<-hashed
+	for range inFlight {
+		bufferPool.Put(<-free)
+	}
+	if serr := u.saveState(); err == nil {
+		err = serr
+	}
+	return total, err
+}
+
+// fill reads into buf until it is full or r returns an error (io.EOF at the end).
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// saveState writes the sha256 state with the offset it covers. It is not synced: after a
+// crash a stale or torn state is detected by its offset or its format and the data re-hashed.
+func (u *upload) saveState() error {
+	if u.saved == u.size {
+		return nil
+	}
+	state, err := u.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	buf := make([]byte, 8, 8+len(state))
+	binary.BigEndian.PutUint64(buf, uint64(u.size))
+	buf = append(buf, state...)
+	if err := os.WriteFile(filepath.Join(u.dir, stateFile), buf, 0o640); err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	u.saved = u.size
+	return nil
+}
+
+// Commit verifies the digest and publishes the data under it.
+func (u *upload) Commit(ctx context.Context, d digest.Digest) (int64, error) {
+	if u.done {
+		return 0, blob.ErrUploadUnknown
+	}
+	target, err := u.store.blobPath(d)
+	if err != nil {
+		if errors.Is(err, blob.ErrDigestMismatch) {
+			u.Cancel(ctx)
+		}
+		return 0, err
+	}
+	var sum digest.Digest
+	switch d.Algorithm() {
+	case digest.SHA256:
+		sum = digest.NewDigest(digest.SHA256, u.h)
+	default:
+		h := d.Algorithm().Digester()
+		bp := bufferPool.Get().(*[]byte)
+		_, err := io.CopyBuffer(h.Hash(), io.NewSectionReader(u.f, 0, u.size), *bp)
+		bufferPool.Put(bp)
+		if err != nil {
+			return 0, fmt.Errorf("blob/fs: %w", err)
+		}
+		sum = h.Digest()
+	}
+	if sum != d {
+		u.Cancel(ctx)
+		return 0, blob.ErrDigestMismatch
+	}
+	if err := u.publish(d, target); err != nil {
+		return 0, err
+	}
+	return u.size, nil
+}
+
+// publish makes the verified data visible at target: fsync, rename, fsync of the directory.
+// An existing blob wins; it is touched so that it counts as published now.
+func (u *upload) publish(d digest.Digest, target string) error {
+	s := u.store
+	mu := s.lock(d)
+	mu.Lock()
+	defer mu.Unlock()
+	now := s.now()
+	if fi, err := os.Stat(target); err == nil && fi.Size() == u.size {
+		if err := os.Chtimes(target, now, now); err == nil {
+			u.discard()
+			return nil
+		}
+	}
+	if err := u.f.Sync(); err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	data := filepath.Join(u.dir, dataFile)
+	if err := os.Chtimes(data, now, now); err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	dir := filepath.Dir(target)
+	if err := os.Mkdir(dir, 0o750); err == nil {
+		syncDir(filepath.Dir(dir))
+	} else if !errors.Is(err, fs.ErrExist) {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("blob/fs: %w", err)
+		}
+		syncDir(filepath.Dir(dir))
+		syncDir(filepath.Dir(filepath.Dir(dir)))
+	}
+	if err := os.Rename(data, target); err != nil {
+		return fmt.Errorf("blob/fs: publishing %s: %w", d, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	u.discard()
+	return nil
+}
+
+// Cancel discards the upload.
+func (u *upload) Cancel(ctx context.Context) error {
+	if u.done {
+		return nil
+	}
+	u.discard()
+	return nil
+}
+
+func (u *upload) discard() {
+	u.done = true
+	u.f.Close()
+	os.RemoveAll(u.dir)
+}
+
+// Close saves the hash state and keeps the upload for ResumeUpload.
+func (u *upload) Close() error {
+	if u.done {
+		return nil
+	}
+	u.done = true
+	err := u.saveState()
+	if cerr := u.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("blob/fs: %w", cerr)
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

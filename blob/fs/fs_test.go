@@ -1,0 +1,481 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-registry/coffer/blob"
+	"github.com/opencontainers/go-digest"
+)
+
+var ctx = context.Background()
+
+func newStore(t testing.TB) (*Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir
+}
+
+func randomBytes(t testing.TB, n int) []byte {
+	t.Helper()
+	p := make([]byte, n)
+	rand.Read(p)
+	return p
+}
+
+func readAll(t *testing.T, s *Store, d digest.Digest) []byte {
+	t.Helper()
+	c, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(p)) != c.Size() {
+		t.Fatalf("Size %d, read %d", c.Size(), len(p))
+	}
+	return p
+}
+
+func TestUploadCommitAndRead(t *testing.T) {
+	s, dir := newStore(t)
+	p := randomBytes(t, 3<<20+17)
+	d := digest.FromBytes(p)
+
+	u, err := s.StartUpload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := u.ReadFrom(bytes.NewReader(p[:1<<20+5]))
+	if err != nil || n != 1<<20+5 {
+		t.Fatalf("ReadFrom = %d, %v", n, err)
+	}
+	if _, err := u.Write(p[1<<20+5 : 2<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.ReadFrom(bytes.NewReader(p[2<<20:])); err != nil {
+		t.Fatal(err)
+	}
+	if u.Size() != int64(len(p)) {
+		t.Fatalf("Size = %d", u.Size())
+	}
+	size, err := u.Commit(ctx, d)
+	if err != nil || size != int64(len(p)) {
+		t.Fatalf("Commit = %d, %v", size, err)
+	}
+	if got := readAll(t, s, d); !bytes.Equal(got, p) {
+		t.Fatal("content differs")
+	}
+	if sz, err := s.Stat(ctx, d); err != nil || sz != int64(len(p)) {
+		t.Fatalf("Stat = %d, %v", sz, err)
+	}
+	want := filepath.Join(dir, "blobs", "sha256", d.Encoded()[:2], d.Encoded())
+	if _, err := os.Stat(want); err != nil {
+		t.Fatalf("layout: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "uploads", u.ID())); !os.IsNotExist(err) {
+		t.Fatalf("upload directory left behind: %v", err)
+	}
+	if _, err := s.ResumeUpload(ctx, u.ID()); !errors.Is(err, blob.ErrUploadUnknown) {
+		t.Fatalf("ResumeUpload after commit: %v", err)
+	}
+}
+
+func TestContentIsAnOSFileForSendfile(t *testing.T) {
+	s, _ := newStore(t)
+	p := []byte("hello")
+	d := digest.FromBytes(p)
+	if err := s.Put(ctx, d, p); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(interface{ Fd() uintptr }); !ok {
+		t.Fatalf("%T does not expose the *os.File", c)
+	}
+}
+
+func TestRangeReadThroughSeek(t *testing.T) {
+	s, _ := newStore(t)
+	p := randomBytes(t, 10000)
+	d := digest.FromBytes(p)
+	if err := s.Put(ctx, d, p); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Open(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Seek(4000, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 1000)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, p[4000:5000]) {
+		t.Fatal("range content differs")
+	}
+	end, err := c.Seek(0, io.SeekEnd)
+	if err != nil || end != 10000 {
+		t.Fatalf("Seek end = %d, %v", end, err)
+	}
+}
+
+func TestMismatchLeavesNothingVisible(t *testing.T) {
+	s, dir := newStore(t)
+	p := randomBytes(t, 5000)
+	wrong := digest.FromBytes([]byte("something else"))
+	u, err := s.StartUpload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(p)
+	if _, err := u.Commit(ctx, wrong); !errors.Is(err, blob.ErrDigestMismatch) {
+		t.Fatalf("Commit = %v, want ErrDigestMismatch", err)
+	}
+	for _, d := range []digest.Digest{wrong, digest.FromBytes(p)} {
+		if _, err := s.Stat(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("Stat(%s) = %v", d, err)
+		}
+	}
+	if err := s.Walk(ctx, func(d digest.Digest, _ int64, _ time.Time) error {
+		t.Errorf("visible blob %s", d)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "uploads"))
+	if len(entries) != 0 {
+		t.Fatalf("upload left behind: %v", entries)
+	}
+	if err := s.Put(ctx, wrong, p); !errors.Is(err, blob.ErrDigestMismatch) {
+		t.Fatalf("Put = %v", err)
+	}
+}
+
+func TestResumeAfterReopen(t *testing.T) {
+	s, dir := newStore(t)
+	p := randomBytes(t, 2<<20+99)
+	d := digest.FromBytes(p)
+	u, err := s.StartUpload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.ID()
+	if _, err := u.ReadFrom(bytes.NewReader(p[:1<<20])); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, err := New(dir) // a restart
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	s2.Uploads(ctx, func(id string, _ time.Time) error { listed = append(listed, id); return nil })
+	if len(listed) != 1 || listed[0] != id {
+		t.Fatalf("Uploads = %v", listed)
+	}
+	u2, err := s2.ResumeUpload(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2.Size() != 1<<20 {
+		t.Fatalf("resumed Size = %d", u2.Size())
+	}
+	if _, err := u2.ReadFrom(bytes.NewReader(p[1<<20:])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u2.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s2, d), p) {
+		t.Fatal("content differs")
+	}
+}
+
+// A crash after data reached the file but before the hash state was saved leaves a state
+// that covers fewer bytes than the file (or a torn one): resuming must re-hash.
+func TestResumeRehashesAfterCrash(t *testing.T) {
+	for name, damage := range map[string]func(statePath string){
+		"stale state": func(string) {},
+		"torn state": func(p string) {
+			st, _ := os.ReadFile(p)
+			os.WriteFile(p, st[:len(st)/2], 0o640)
+		},
+		"no state": func(p string) { os.Remove(p) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, dir := newStore(t)
+			p := randomBytes(t, 300000)
+			d := digest.FromBytes(p)
+			u, _ := s.StartUpload(ctx)
+			u.ReadFrom(bytes.NewReader(p[:100000])) // saves the state at 100000
+			u.Write(p[100000:200000])               // not saved: the process "dies" here
+			damage(filepath.Join(dir, "uploads", u.ID(), "hashstate"))
+
+			s2, _ := New(dir)
+			u2, err := s2.ResumeUpload(ctx, u.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u2.Size() != 200000 {
+				t.Fatalf("Size = %d", u2.Size())
+			}
+			u2.Write(p[200000:])
+			if _, err := u2.Commit(ctx, d); err != nil {
+				t.Fatalf("Commit after crash: %v", err)
+			}
+		})
+	}
+}
+
+func TestConcurrentCommitsOfSameDigest(t *testing.T) {
+	s, _ := newStore(t)
+	p := randomBytes(t, 1<<20)
+	d := digest.FromBytes(p)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u, err := s.StartUpload(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, err := u.ReadFrom(bytes.NewReader(p)); err != nil {
+				errs <- err
+				return
+			}
+			_, err = u.Commit(ctx, d)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(readAll(t, s, d), p) {
+		t.Fatal("content differs")
+	}
+}
+
+func TestSHA512(t *testing.T) {
+	s, _ := newStore(t)
+	p := randomBytes(t, 70000)
+	d := digest.SHA512.FromBytes(p)
+	u, _ := s.StartUpload(ctx)
+	u.ReadFrom(bytes.NewReader(p))
+	if _, err := u.Commit(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s, d), p) {
+		t.Fatal("content differs")
+	}
+	// A sha512 digest of other content is a mismatch.
+	u, _ = s.StartUpload(ctx)
+	u.Write(p[:10])
+	if _, err := u.Commit(ctx, d); !errors.Is(err, blob.ErrDigestMismatch) {
+		t.Fatalf("Commit = %v", err)
+	}
+	if err := s.Put(ctx, digest.SHA512.FromBytes([]byte("x")), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnsupportedAndInvalidDigests(t *testing.T) {
+	s, _ := newStore(t)
+	p := []byte("data")
+	if err := s.Put(ctx, digest.SHA384.FromBytes(p), p); !errors.Is(err, blob.ErrUnsupported) {
+		t.Fatalf("sha384 Put = %v", err)
+	}
+	for _, d := range []digest.Digest{
+		"sha256:../../../etc/passwd",
+		"sha256:" + digest.Digest(bytes.Repeat([]byte("A"), 64)),
+		"nocolon",
+		"",
+		"sha256:abc",
+	} {
+		if _, err := s.Stat(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("Stat(%q) = %v", d, err)
+		}
+		if _, err := s.Open(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("Open(%q) = %v", d, err)
+		}
+		if err := s.Put(ctx, d, p); !errors.Is(err, blob.ErrDigestMismatch) {
+			t.Errorf("Put(%q) = %v", d, err)
+		}
+	}
+	for _, id := range []string{"../x", "", "abc", "123E4567-E89B-12D3-A456-426614174000"} {
+		if _, err := s.ResumeUpload(ctx, id); !errors.Is(err, blob.ErrUploadUnknown) {
+			t.Errorf("ResumeUpload(%q) = %v", id, err)
+		}
+	}
+}
+
+func TestCancelAndDelete(t *testing.T) {
+	s, _ := newStore(t)
+	u, _ := s.StartUpload(ctx)
+	u.Write([]byte("abc"))
+	if err := u.Cancel(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResumeUpload(ctx, u.ID()); !errors.Is(err, blob.ErrUploadUnknown) {
+		t.Fatalf("ResumeUpload after Cancel = %v", err)
+	}
+	p := []byte("to delete")
+	d := digest.FromBytes(p)
+	s.Put(ctx, d, p)
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("second Delete = %v", err)
+	}
+}
+
+func TestDeleteUnusedRespectsPublication(t *testing.T) {
+	s, _ := newStore(t)
+	p := []byte("layer")
+	d := digest.FromBytes(p)
+	clock := time.Now().Add(-time.Hour)
+	s.now = func() time.Time { return clock }
+	if err := s.Put(ctx, d, p); err != nil {
+		t.Fatal(err)
+	}
+	bound := clock.Add(30 * time.Minute)
+
+	// Published again (already present) after the bound: it stays.
+	clock = clock.Add(45 * time.Minute)
+	if err := s.Put(ctx, d, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUnused(ctx, d, bound); !errors.Is(err, blob.ErrInUse) {
+		t.Fatalf("DeleteUnused = %v, want ErrInUse", err)
+	}
+	if _, err := s.Stat(ctx, d); err != nil {
+		t.Fatalf("blob gone after refused delete: %v", err)
+	}
+	// Published before the bound: it goes.
+	if err := s.DeleteUnused(ctx, d, clock.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, d); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Stat = %v", err)
+	}
+	if err := s.DeleteUnused(ctx, d, clock); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("DeleteUnused of absent = %v", err)
+	}
+}
+
+func TestWalk(t *testing.T) {
+	s, _ := newStore(t)
+	want := map[digest.Digest]int64{}
+	for i := range 20 {
+		p := randomBytes(t, 10+i)
+		d := digest.FromBytes(p)
+		if i%5 == 0 {
+			d = digest.SHA512.FromBytes(p)
+		}
+		want[d] = int64(len(p))
+		if err := s.Put(ctx, d, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[digest.Digest]int64{}
+	s.Walk(ctx, func(d digest.Digest, size int64, _ time.Time) error { got[d] = size; return nil })
+	if len(got) != len(want) {
+		t.Fatalf("Walk found %d, want %d", len(got), len(want))
+	}
+	for d, n := range want {
+		if got[d] != n {
+			t.Errorf("%s: size %d, want %d", d, got[d], n)
+		}
+	}
+}
+
+// repeatReader yields n bytes cycling through a buffer, as a request body would.
+type repeatReader struct {
+	buf []byte
+	n   int64
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.n {
+		p = p[:r.n]
+	}
+	m := copy(p, r.buf[r.off:])
+	r.off = (r.off + m) % len(r.buf)
+	r.n -= int64(m)
+	return m, nil
+}
+
+func BenchmarkUpload256MiB(b *testing.B) {
+	const size = 256 << 20
+	s, _ := newStore(b)
+	chunk := randomBytes(b, 1<<20)
+	h := sha256.New()
+	io.Copy(h, &repeatReader{buf: chunk, n: size})
+	d := digest.NewDigest(digest.SHA256, h)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for range b.N {
+		u, err := s.StartUpload(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := u.ReadFrom(&repeatReader{buf: chunk, n: size}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := u.Commit(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.Delete(ctx, d)
+		b.StartTimer()
+	}
+}
+
+func BenchmarkPutSmall(b *testing.B) {
+	s, _ := newStore(b)
+	b.SetBytes(4096)
+	for i := range b.N {
+		p := make([]byte, 4096)
+		copy(p, []byte{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)})
+		if err := s.Put(ctx, digest.FromBytes(p), p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

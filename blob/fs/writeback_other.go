@@ -1,0 +1,5 @@
+//go:build !linux
+
+package fs
+
+func (u *upload) startWriteback(off, n int64) {}
