@@ -1,0 +1,72 @@
+package registry
+
+import "net/http"
+
+// Access is one permission a request needs: an ECR action on one repository. The
+// Authorize hook is called once per Access, before the request does any work.
+type Access struct {
+	Account    string // 12-digit id of the account that owns the repository
+	Repository string // ECR repository name, e.g. "team/app"
+	Action     string // ECR action, e.g. "ecr:BatchGetImage"
+	Resource   string // repository ARN: arn:aws:ecr:REGION:ACCOUNT:repository/NAME
+}
+
+// ecrActions is the ECR action each registry operation is authorized as
+// (iam-ecr-semantics.md §2.3). An empty action means "authentication only".
+var ecrActions = [opCount]string{
+	opPing:           "",
+	opCatalog:        "ecr:DescribeRepositories", // per listed repository: filters the list
+	opManifestGet:    "ecr:BatchGetImage",
+	opManifestHead:   "ecr:BatchGetImage",
+	opManifestPut:    "ecr:PutImage",
+	opManifestDelete: "ecr:BatchDeleteImage",
+	opBlobGet:        "ecr:GetDownloadUrlForLayer",
+	opBlobHead:       "ecr:BatchCheckLayerAvailability",
+	opBlobDelete:     "ecr:BatchDeleteImage",
+	opUploadStart:    "ecr:InitiateLayerUpload",
+	opUploadStatus:   "ecr:UploadLayerPart", // acts on an upload in progress
+	opUploadChunk:    "ecr:UploadLayerPart",
+	opUploadComplete: "ecr:CompleteLayerUpload",
+	opUploadCancel:   "ecr:UploadLayerPart", // acts on an upload in progress
+	opTagsList:       "ecr:ListImages",
+	opReferrers:      "ecr:BatchGetImage", // as ECR's ListImageReferrers
+}
+
+const (
+	// mountSourceAction is needed on the source repository of a cross-repository mount
+	// (POST .../blobs/uploads/?mount=D&from=ACCOUNT/NAME). Without it the mount is not
+	// done and the client gets an ordinary upload session instead.
+	mountSourceAction = "ecr:GetDownloadUrlForLayer"
+	// createRepositoryAction is needed when CreateOnPush creates a missing repository.
+	createRepositoryAction = "ecr:CreateRepository"
+)
+
+// repositoryAccess is the permission rt needs on its own repository; ok is false for
+// operations that need none (ping) or that authorize per item (catalog).
+func (h *Handler) repositoryAccess(rt route) (Access, bool) {
+	action := ecrActions[rt.op]
+	if action == "" || rt.op == opCatalog {
+		return Access{}, false
+	}
+	return h.access(rt.account, rt.name, action), true
+}
+
+func (h *Handler) access(account, name, action string) Access {
+	return Access{
+		Account:    account,
+		Repository: name,
+		Action:     action,
+		Resource:   "arn:aws:ecr:" + h.region + ":" + account + ":repository/" + name,
+	}
+}
+
+// allowed asks the Authorize hook; a nil hook allows everything.
+func (h *Handler) allowed(r *http.Request, a Access) error {
+	if h.authorize == nil {
+		return nil
+	}
+	if err := h.authorize(r, a); err != nil {
+		return asHookError(err, Denied)
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package registry
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coffer-registry/coffer/blob"
+	"github.com/coffer-registry/coffer/store"
+	"github.com/opencontainers/go-digest"
+)
+
+// getBlob answers GET (with Range) and HEAD of /v2/ACCOUNT/NAME/blobs/DIGEST. A blob is
+// served only through the repository's link to it.
+func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
+	ctx := r.Context()
+	repo, err := h.repository(r, rt, false)
+	if err != nil {
+		return err
+	}
+	size, err := h.meta.StatBlob(ctx, repo.ID, rt.digest)
+	if errors.Is(err, store.ErrBlobNotFound) {
+		return blobUnknown(rt.digest)
+	}
+	if err != nil {
+		return err
+	}
+	hdr := w.Header()
+	hdr.Set("Docker-Content-Digest", rt.digest.String())
+	hdr.Set("ETag", `"`+rt.digest.String()+`"`)
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("Accept-Ranges", "bytes")
+	if r.Method == http.MethodHead {
+		hdr.Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+
+	content, err := h.blobs.Open(ctx, rt.digest)
+	if errors.Is(err, blob.ErrNotFound) {
+		h.log.Error("registry: linked blob missing from the blob store", "repository", rt.repository(), "digest", rt.digest)
+		return blobUnknown(rt.digest)
+	}
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	// ServeContent answers Range requests (206, 416) and If-None-Match against the ETag.
+	http.ServeContent(w, r, "", time.Time{}, content)
+	return nil
+}
+
+// deleteBlob answers DELETE of /v2/ACCOUNT/NAME/blobs/DIGEST: the repository's link goes;
+// the bytes stay until garbage collection finds them unreferenced.
+func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) error {
+	repo, err := h.repository(r, rt, false)
+	if err != nil {
+		return err
+	}
+	err = h.meta.UnlinkBlob(r.Context(), repo.ID, rt.digest)
+	if errors.Is(err, store.ErrBlobNotFound) {
+		return blobUnknown(rt.digest)
+	}
+	if err != nil {
+		return err
+	}
+	noBody(w, http.StatusAccepted)
+	return nil
+}
+
+func blobUnknown(d digest.Digest) *Error {
+	return newError(CodeBlobUnknown, http.StatusNotFound, "blob %s unknown to the repository", d).
+		withDetail(map[string]string{"digest": d.String()})
+}
