@@ -1,0 +1,146 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+)
+
+// pattern is a block of pseudo-random bytes that big blobs repeat. Repeating one block keeps
+// the client from spending CPU on generating bytes while it measures a server; no registry
+// deduplicates inside a blob, so the server does the same work as for fully random content.
+type pattern []byte
+
+// newPattern returns size pseudo-random bytes from a ChaCha8 stream seeded with seed.
+func newPattern(size int, seed uint64) pattern {
+	var key [32]byte
+	for i := range 4 {
+		for j := range 8 {
+			key[i*8+j] = byte(seed >> (8 * j))
+		}
+		seed = seed*6364136223846793005 + 1442695040888963407
+	}
+	p := make([]byte, size)
+	_, _ = rand.NewChaCha8(key).Read(p)
+	return p
+}
+
+// blobSpec names one blob: its size and its digest ("sha256:...").
+type blobSpec struct {
+	Size   int64
+	Digest string
+}
+
+// repeatedBlob is a blob of Size bytes made of its pattern repeated, with the digest worked
+// out once, before anything is timed.
+type repeatedBlob struct {
+	blobSpec
+	pattern pattern
+}
+
+// newRepeatedBlob hashes size bytes of p repeated and returns the blob.
+func newRepeatedBlob(p pattern, size int64) (*repeatedBlob, error) {
+	if len(p) == 0 {
+		return nil, errors.New("empty pattern")
+	}
+	b := &repeatedBlob{blobSpec: blobSpec{Size: size}, pattern: p}
+	h := sha256.New()
+	if _, err := b.reader().WriteTo(h); err != nil {
+		return nil, err
+	}
+	b.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return b, nil
+}
+
+// reader returns a fresh reader over the blob's bytes.
+func (b *repeatedBlob) reader() *patternReader {
+	return &patternReader{pattern: b.pattern, remaining: b.Size}
+}
+
+// patternReader streams remaining bytes of a repeated pattern. It implements io.WriterTo so
+// that io.Copy hands the destination whole pattern-sized slices without an extra copy.
+type patternReader struct {
+	pattern   pattern
+	off       int
+	remaining int64
+}
+
+func (r *patternReader) Read(p []byte) (int, error) {
+	if r.remaining == 0 {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && r.remaining > 0 {
+		chunk := r.next(int64(len(p) - n))
+		n += copy(p[n:], chunk)
+	}
+	return n, nil
+}
+
+func (r *patternReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for r.remaining > 0 {
+		chunk := r.next(r.remaining)
+		n, err := w.Write(chunk)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+		if n != len(chunk) {
+			return total, io.ErrShortWrite
+		}
+	}
+	return total, nil
+}
+
+// next returns up to limit bytes from the current position and advances past them.
+func (r *patternReader) next(limit int64) []byte {
+	chunk := r.pattern[r.off:]
+	if int64(len(chunk)) > limit {
+		chunk = chunk[:limit]
+	}
+	if int64(len(chunk)) > r.remaining {
+		chunk = chunk[:r.remaining]
+	}
+	r.off += len(chunk)
+	if r.off == len(r.pattern) {
+		r.off = 0
+	}
+	r.remaining -= int64(len(chunk))
+	return chunk
+}
+
+// smallBlob is a blob held whole in memory.
+type smallBlob struct {
+	blobSpec
+	data []byte
+}
+
+// newSmallBlobs cuts count distinct blobs of size bytes out of one pseudo-random buffer and
+// digests each.
+func newSmallBlobs(count int, size int, seed uint64) ([]smallBlob, error) {
+	if count <= 0 || size <= 0 {
+		return nil, fmt.Errorf("small blobs: count %d and size %d must be positive", count, size)
+	}
+	buf := newPattern(count*size, seed)
+	blobs := make([]smallBlob, count)
+	for i := range blobs {
+		data := buf[i*size : (i+1)*size : (i+1)*size]
+		sum := sha256.Sum256(data)
+		blobs[i] = smallBlob{
+			blobSpec: blobSpec{Size: int64(size), Digest: "sha256:" + hex.EncodeToString(sum[:])},
+			data:     data,
+		}
+	}
+	return blobs, nil
+}
+
+// discard is a writer that drops everything. Unlike io.Discard it has no ReadFrom, so
+// io.CopyBuffer really uses the caller's (large) buffer: reading a 1 GiB body through
+// io.Discard's 8 KiB buffers costs the client more syscalls than the server spends.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

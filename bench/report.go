@@ -1,0 +1,255 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// baseline is the registry every ratio divides by; subject is the one the goals judge.
+const (
+	baseline = "distribution"
+	subject  = "coffer"
+)
+
+// result is one scenario measured once on one registry.
+type result struct {
+	Scenario string             `json:"scenario"`
+	Target   string             `json:"registry"`
+	Metrics  map[string]float64 `json:"metrics"`
+}
+
+// round is every result of one round, in the order they were measured.
+type round struct {
+	Round   int      `json:"round"`
+	Order   []string `json:"order"`
+	Results []result `json:"results"`
+}
+
+// summaryRow is the median of one metric of one scenario over the rounds.
+type summaryRow struct {
+	Scenario string             `json:"scenario"`
+	Metric   string             `json:"metric"`
+	Unit     string             `json:"unit"`
+	Medians  map[string]float64 `json:"medians"`
+	// Ratio is the median over rounds of subject/baseline; absent without both registries.
+	Ratio        *float64 `json:"ratio,omitempty"`
+	HigherBetter bool     `json:"higher_is_better"`
+}
+
+// goalRow is one target of the project issue checked against the medians.
+type goalRow struct {
+	Scenario string  `json:"scenario"`
+	Goal     string  `json:"goal"`
+	Measured float64 `json:"measured"`
+	Pass     bool    `json:"pass"`
+}
+
+// hostInfo describes the machine, since figures only compare within one machine.
+type hostInfo struct {
+	CPUs        int    `json:"cpus"`
+	CPUModel    string `json:"cpu_model"`
+	Kernel      string `json:"kernel"`
+	Go          string `json:"go"`
+	LoadBefore  string `json:"loadavg_before"`
+	LoadAfter   string `json:"loadavg_after"`
+	CofferRev   string `json:"coffer_revision,omitempty"`
+	Distributon string `json:"distribution_version,omitempty"`
+}
+
+// report is the whole run; it is also the JSON written by --json.
+type report struct {
+	Started  time.Time    `json:"started"`
+	Finished time.Time    `json:"finished"`
+	Command  string       `json:"command"`
+	Host     hostInfo     `json:"host"`
+	Config   config       `json:"config"`
+	Rounds   []round      `json:"rounds"`
+	Summary  []summaryRow `json:"summary"`
+	Goals    []goalRow    `json:"goals"`
+}
+
+// median returns the middle of xs (the mean of the two middle values for an even count).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// find returns the metrics of scenario on target in a round, or nil.
+func (r *round) find(scenario, target string) map[string]float64 {
+	for _, res := range r.Results {
+		if res.Scenario == scenario && res.Target == target {
+			return res.Metrics
+		}
+	}
+	return nil
+}
+
+// summarize fills Summary and Goals from Rounds.
+func (rep *report) summarize(scs []*scenario, targets []string) {
+	rep.Summary, rep.Goals = nil, nil
+	for _, sc := range scs {
+		for _, m := range sc.Metrics {
+			row := summaryRow{Scenario: sc.Name, Metric: m.Key, Unit: m.Unit, Medians: map[string]float64{}, HigherBetter: m.HigherBetter}
+			var ratios []float64
+			for _, t := range targets {
+				var vals []float64
+				for i := range rep.Rounds {
+					if ms := rep.Rounds[i].find(sc.Name, t); ms != nil {
+						vals = append(vals, ms[m.Key])
+					}
+				}
+				if len(vals) > 0 {
+					row.Medians[t] = median(vals)
+				}
+			}
+			for i := range rep.Rounds {
+				s, b := rep.Rounds[i].find(sc.Name, subject), rep.Rounds[i].find(sc.Name, baseline)
+				if s != nil && b != nil && b[m.Key] != 0 {
+					ratios = append(ratios, s[m.Key]/b[m.Key])
+				}
+			}
+			if len(ratios) > 0 {
+				r := median(ratios)
+				row.Ratio = &r
+			}
+			if len(row.Medians) > 0 {
+				rep.Summary = append(rep.Summary, row)
+			}
+		}
+		for _, g := range sc.Goals {
+			unit := ""
+			for _, m := range sc.Metrics {
+				if m.Key == g.Metric {
+					unit = m.Unit
+				}
+			}
+			var v float64
+			var ok bool
+			for _, row := range rep.Summary {
+				if row.Scenario != sc.Name || row.Metric != g.Metric {
+					continue
+				}
+				if g.Ratio && row.Ratio != nil {
+					v, ok = *row.Ratio, true
+				} else if m, has := row.Medians[subject]; !g.Ratio && has {
+					v, ok = m, true
+				}
+			}
+			if ok {
+				rep.Goals = append(rep.Goals, goalRow{Scenario: sc.Name, Goal: g.String(unit), Measured: v, Pass: g.met(v)})
+			}
+		}
+	}
+}
+
+// printRound writes one round's table: each metric per registry and the ratio.
+func printRound(w io.Writer, r *round, scs []*scenario, targets []string) {
+	fmt.Fprintf(w, "\nRound %d (order: %s)\n", r.Round, strings.Join(r.Order, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header(tw, targets)
+	for _, sc := range scs {
+		for _, m := range sc.Metrics {
+			vals := map[string]float64{}
+			for _, t := range targets {
+				if ms := r.find(sc.Name, t); ms != nil {
+					vals[t] = ms[m.Key]
+				}
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			var ratio *float64
+			if s, ok := vals[subject]; ok {
+				if b, ok := vals[baseline]; ok && b != 0 {
+					x := s / b
+					ratio = &x
+				}
+			}
+			row(tw, sc.Name, m.Unit, targets, vals, ratio)
+		}
+	}
+	tw.Flush()
+}
+
+// printSummary writes the medians and the goals.
+func printSummary(w io.Writer, rep *report, targets []string) {
+	fmt.Fprintf(w, "\nMedians over %d round(s); ratio = median over rounds of %s/%s\n", len(rep.Rounds), subject, baseline)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header(tw, targets)
+	for _, s := range rep.Summary {
+		row(tw, s.Scenario, s.Unit, targets, s.Medians, s.Ratio)
+	}
+	tw.Flush()
+	if len(rep.Goals) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nTargets (project issue #4)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario\ttarget\tmeasured\tresult\t\n")
+	for _, g := range rep.Goals {
+		verdict := "MISS"
+		if g.Pass {
+			verdict = "PASS"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", g.Scenario, g.Goal, num(g.Measured), verdict)
+	}
+	tw.Flush()
+}
+
+func header(tw *tabwriter.Writer, targets []string) {
+	fmt.Fprintf(tw, "scenario\tunit\t")
+	for _, t := range targets {
+		fmt.Fprintf(tw, "%s\t", t)
+	}
+	fmt.Fprintf(tw, "ratio\t\n")
+}
+
+func row(tw *tabwriter.Writer, scenario, unit string, targets []string, vals map[string]float64, ratio *float64) {
+	fmt.Fprintf(tw, "%s\t%s\t", scenario, unit)
+	for _, t := range targets {
+		if v, ok := vals[t]; ok {
+			fmt.Fprintf(tw, "%s\t", num(v))
+		} else {
+			fmt.Fprintf(tw, "-\t")
+		}
+	}
+	if ratio != nil {
+		fmt.Fprintf(tw, "%.2f×\t\n", *ratio)
+	} else {
+		fmt.Fprintf(tw, "-\t\n")
+	}
+}
+
+// num prints a figure with three significant digits or more.
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+// writeJSON writes the report to path.
+func writeJSON(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
