@@ -98,6 +98,7 @@ type condition struct {
 	opName   string // as written, e.g. "ForAnyValue:StringLikeIfExists"
 	key      string // as written
 	lkey     string // lower-cased for lookup
+	hash     uint64 // foldHash(key)
 	op       operator
 	qual     qualifier
 	ifExists bool
@@ -164,7 +165,7 @@ func compileCondValue(op operator, raw string, kind byte, vars bool) (condValue,
 
 // eval decides the condition against the request context.
 func (c *condition) eval(ctx *Context) bool {
-	e := ctx.lookup(c.lkey)
+	e := ctx.lookup(c.lkey, c.hash)
 	if c.op.fam == famNull {
 		absent := e == nil || len(e.values) == 0
 		for i := range c.values {

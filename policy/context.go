@@ -56,6 +56,8 @@ type ctxValue struct {
 }
 
 type ctxEntry struct {
+	hash   uint64 // foldHash(name)
+	lname  string // lower-cased name
 	name   string
 	typ    ValueType
 	values []ctxValue
@@ -74,7 +76,7 @@ func NewContext() *Context { return &Context{} }
 // Set adds or replaces key with values of type typ. A list type with no values is a key
 // that is present with an empty set of values.
 func (c *Context) Set(key string, typ ValueType, values ...string) error {
-	e := ctxEntry{name: key, typ: typ, values: make([]ctxValue, 0, len(values))}
+	e := ctxEntry{hash: foldHash(key), lname: strings.ToLower(key), name: key, typ: typ, values: make([]ctxValue, 0, len(values))}
 	for _, raw := range values {
 		v := ctxValue{s: raw}
 		switch typ {
@@ -137,7 +139,7 @@ func (c *Context) MustSet(key string, typ ValueType, values ...string) *Context 
 
 // Lookup returns the raw values of key (any case) and whether the key is present.
 func (c *Context) Lookup(key string) ([]string, bool) {
-	e := c.lookup(strings.ToLower(key))
+	e := c.lookup(strings.ToLower(key), foldHash(key))
 	if e == nil {
 		return nil, false
 	}
@@ -148,9 +150,18 @@ func (c *Context) Lookup(key string) ([]string, bool) {
 	return out, true
 }
 
-// lookup takes an already lower-cased key.
-func (c *Context) lookup(lowerKey string) *ctxEntry {
+// lookup takes an already lower-cased key and its foldHash. Small contexts are scanned
+// by hash, which is faster than hashing the key again for a map.
+func (c *Context) lookup(lowerKey string, hash uint64) *ctxEntry {
 	if c == nil || c.index == nil {
+		return nil
+	}
+	if len(c.entries) <= 32 {
+		for i := range c.entries {
+			if e := &c.entries[i]; e.hash == hash && e.lname == lowerKey {
+				return e
+			}
+		}
 		return nil
 	}
 	if i, ok := c.index[lowerKey]; ok {
@@ -160,8 +171,8 @@ func (c *Context) lookup(lowerKey string) *ctxEntry {
 }
 
 // single is the value of a policy variable: only a key with exactly one value resolves.
-func (c *Context) single(lowerKey string) (string, bool) {
-	e := c.lookup(lowerKey)
+func (c *Context) single(lowerKey string, hash uint64) (string, bool) {
+	e := c.lookup(lowerKey, hash)
 	if e == nil || len(e.values) != 1 || isListType(e.typ) {
 		return "", false
 	}

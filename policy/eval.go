@@ -91,7 +91,10 @@ func (h hit) found() bool { return h.p != nil }
 
 // scan finds the first applicable Deny and the first applicable Allow in p.
 func scan(p *Policy, r *evalReq) (deny, allow hit) {
-	for i := range p.stmts {
+	for i, f := range p.filters {
+		if (f.serviceHash != 0 && f.serviceHash != r.serviceHash) || f.nameMask&r.nameBit == 0 {
+			continue
+		}
 		st := &p.stmts[i]
 		if st.Effect == Allow && allow.found() {
 			continue
@@ -111,12 +114,26 @@ func scan(p *Policy, r *evalReq) (deny, allow hit) {
 type evalReq struct {
 	*Request
 	service     string
+	serviceHash uint64
+	nameBit     uint64
 	hasBoundary bool
+}
+
+func newEvalReq(req *Request, set *PolicySet) evalReq {
+	r := evalReq{Request: req, hasBoundary: set.Boundary != nil}
+	if c := strings.IndexByte(req.Action, ':'); c >= 0 {
+		r.service = req.Action[:c]
+		if c+1 < len(req.Action) {
+			r.nameBit = charBit(req.Action[c+1])
+		}
+	}
+	r.serviceHash = foldHash(r.service)
+	return r
 }
 
 // applies reports whether the statement matches the request, ignoring its principal.
 func (st *Statement) applies(r *evalReq, kind Kind) bool {
-	if st.service != "" && !strings.EqualFold(st.service, r.service) {
+	if st.service != "" && (st.serviceHash != r.serviceHash || st.nameMask&r.nameBit == 0 || !strings.EqualFold(st.service, r.service)) {
 		return false
 	}
 	if st.matchAction(r.Action) == st.notAction {
@@ -212,10 +229,7 @@ func decided(o Outcome, s Source, h hit) Decision {
 // and the resource side combine by account and by how the resource policy names the caller.
 // It does not allocate.
 func Evaluate(req *Request, set *PolicySet) Decision {
-	r := evalReq{Request: req, hasBoundary: set.Boundary != nil}
-	if c := strings.IndexByte(req.Action, ':'); c >= 0 {
-		r.service = req.Action[:c]
-	}
+	r := newEvalReq(req, set)
 	// Explicit denies, in the order AWS's flow chart visits policy types.
 	scpAllowed := true
 	for _, level := range set.SCP {

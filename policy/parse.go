@@ -35,6 +35,13 @@ type Policy struct {
 	hasID      bool
 	stmtList   bool // Statement was written as a list
 	stmts      []Statement
+	filters    []stmtFilter // parallel to stmts, kept small and contiguous for fast rejection
+}
+
+// stmtFilter rejects most statements for a request by service and first letter of the action.
+type stmtFilter struct {
+	serviceHash uint64 // 0: any service
+	nameMask    uint64
 }
 
 // Statement is one compiled statement.
@@ -51,6 +58,8 @@ type Statement struct {
 	actions      []actionPattern
 	notAction    bool
 	service      string // lower-cased service shared by every Action, or "" (any)
+	serviceHash  uint64 // foldHash(service), a cheap first filter
+	nameMask     uint64 // bits of the possible first characters of the action name
 
 	resourceSrc    []string
 	resourceSingle bool
@@ -212,6 +221,11 @@ func Parse(doc []byte, kind Kind) (*Policy, error) {
 			return nil, err
 		}
 		p.stmts = append(p.stmts, s)
+		f := stmtFilter{nameMask: ^uint64(0)}
+		if s.service != "" {
+			f = stmtFilter{serviceHash: s.serviceHash, nameMask: s.nameMask}
+		}
+		p.filters = append(p.filters, f)
 	}
 	return p, nil
 }
@@ -574,6 +588,15 @@ func compileStatement(st *jnode, kind Kind, vars bool) (Statement, error) {
 	}
 	if shared && !s.notAction {
 		s.service = service
+		s.serviceHash = foldHash(service)
+		for _, a := range s.actionSrc {
+			_, name, _ := strings.Cut(a, ":")
+			if name == "" || name[0] == '*' || name[0] == '?' {
+				s.nameMask = ^uint64(0)
+				break
+			}
+			s.nameMask |= charBit(name[0])
+		}
 	}
 	rn := st.get("Resource")
 	if rn == nil {
@@ -597,7 +620,7 @@ func compileStatement(st *jnode, kind Kind, vars bool) (Statement, error) {
 					continue
 				}
 				vn := block.vals[j]
-				c := condition{opName: opName, key: key, lkey: strings.ToLower(key), op: op, qual: qual,
+				c := condition{opName: opName, key: key, lkey: strings.ToLower(key), hash: foldHash(key), op: op, qual: qual,
 					ifExists: ifExists, single: vn.kind != 'a'}
 				elems := []*jnode{vn}
 				if vn.kind == 'a' {
@@ -615,4 +638,26 @@ func compileStatement(st *jnode, kind Kind, vars bool) (Statement, error) {
 		}
 	}
 	return s, nil
+}
+
+// foldHash is an FNV-1a hash of s with ASCII letters lower-cased.
+func foldHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// charBit maps a character, ignoring ASCII case, to one of 64 bits.
+func charBit(c byte) uint64 {
+	if c >= 'A' && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return 1 << (c & 63)
 }

@@ -17,6 +17,8 @@ const (
 type token struct {
 	kind   tokKind
 	text   string // literal text, or the lower-cased variable key
+	name   string // variable key as written
+	hash   uint64 // foldHash of the variable key
 	def    string // default value of a variable
 	hasDef bool
 }
@@ -25,6 +27,7 @@ type token struct {
 type pattern struct {
 	toks    []token
 	literal bool // a single literal (or empty): compare directly
+	prefix  bool // a literal followed by one '*': compare the prefix
 	lit     string
 }
 
@@ -65,7 +68,9 @@ func compilePattern(s string, wild, vars bool) pattern {
 				}
 				body = body[:comma]
 			}
-			t.text = strings.ToLower(strings.TrimSpace(body))
+			t.name = strings.TrimSpace(body)
+			t.text = strings.ToLower(t.name)
+			t.hash = foldHash(t.name)
 			toks = append(toks, t)
 		case wild && c == '*':
 			flush()
@@ -89,6 +94,8 @@ func compilePattern(s string, wild, vars bool) pattern {
 		p.literal = true
 	case len(toks) == 1 && toks[0].kind == tokLit:
 		p.literal, p.lit = true, toks[0].text
+	case len(toks) == 2 && toks[0].kind == tokLit && toks[1].kind == tokStar:
+		p.prefix, p.lit = true, toks[0].text
 	}
 	return p
 }
@@ -104,7 +111,7 @@ func (p *pattern) hasVars() bool {
 
 // resolve gives a variable's value: the context's single value, else its default.
 func (t *token) resolve(ctx *Context) (string, bool) {
-	if v, ok := ctx.single(t.text); ok {
+	if v, ok := ctx.single(t.text, t.hash); ok {
 		return v, true
 	}
 	if t.hasDef {
@@ -121,6 +128,9 @@ func (p *pattern) match(v string, ctx *Context, fold bool) (matched, resolved bo
 			return strings.EqualFold(p.lit, v), true
 		}
 		return p.lit == v, true
+	}
+	if p.prefix {
+		return hasPrefix(v, p.lit, fold), true
 	}
 	ti, vi := 0, 0
 	starT, starV := -1, 0
