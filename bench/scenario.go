@@ -443,7 +443,7 @@ func runManifest(ctx context.Context, e *env, inst *instance, method string) (ma
 
 func runRSSUpload(ctx context.Context, e *env, inst *instance) (map[string]float64, error) {
 	b := e.rssBlob
-	pid := inst.pid()
+	pid := inst.pid
 	idle, err := procStatusKiB(pid, "VmHWM")
 	if err != nil {
 		return nil, err

@@ -37,6 +37,7 @@ const (
 type instance struct {
 	target  *target
 	cmd     *exec.Cmd
+	pid     int // the registry process, whose memory rss-upload reads
 	dir     string
 	base    string
 	client  *client
@@ -45,9 +46,6 @@ type instance struct {
 	state   map[string]bool // what earlier scenarios left in this instance, e.g. "big-blob"
 	keep    bool
 }
-
-// pid returns the registry process id.
-func (i *instance) pid() int { return i.cmd.Process.Pid }
 
 // freePort returns a loopback TCP port nobody listens on right now.
 func freePort() (int, error) {
@@ -110,7 +108,7 @@ func (t *target) start(ctx context.Context, parent string, conns int, keep bool)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
-	inst := &instance{target: t, cmd: cmd, dir: dir, base: "http://" + addr,
+	inst := &instance{target: t, cmd: cmd, pid: cmd.Process.Pid, dir: dir, base: "http://" + addr,
 		exited: make(chan struct{}), state: map[string]bool{}, keep: keep}
 	go func() {
 		inst.waitErr = cmd.Wait()
