@@ -57,9 +57,12 @@ func TestScenariosAgainstARegistry(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, sc := range scenarios() {
-		res, err := measure(ctx, e, sc, inst)
+		res, cpu, err := measure(ctx, e, sc, inst)
 		if err != nil {
 			t.Fatalf("%s: %v", sc.Name, err)
+		}
+		if cpu.Client <= 0 {
+			t.Errorf("%s: client CPU %v", sc.Name, cpu.Client)
 		}
 		for _, m := range sc.Metrics {
 			if v, ok := res[m.Key]; !ok || !(v > 0) {
@@ -88,7 +91,7 @@ func TestPullPreparesItsOwnData(t *testing.T) {
 		if sc.Name != "big-pull" && sc.Name != "small-pull" {
 			continue
 		}
-		if _, err := measure(context.Background(), e, sc, inst); err != nil {
+		if _, _, err := measure(context.Background(), e, sc, inst); err != nil {
 			t.Fatalf("%s alone: %v", sc.Name, err)
 		}
 	}

@@ -159,19 +159,21 @@ func runRound(ctx context.Context, e *env, n int, order []*target, scs []*scenar
 					shared[t.Name] = inst
 				}
 			}
-			res, err := measure(ctx, e, sc, inst)
+			e.round = n
+			res, cpu, err := measure(ctx, e, sc, inst)
 			if sc.Fresh {
 				inst.stop()
 			}
 			if err != nil {
 				return nil, fmt.Errorf("round %d, %s on %s: %w", n, sc.Name, t.Name, err)
 			}
-			rd.Results = append(rd.Results, result{Scenario: sc.Name, Target: t.Name, Metrics: res})
+			rd.Results = append(rd.Results, result{Scenario: sc.Name, Target: t.Name, Metrics: res, CPU: cpu})
 			var parts []string
 			for _, m := range sc.Metrics {
 				parts = append(parts, num(res[m.Key])+" "+m.Unit)
 			}
-			fmt.Fprintf(out, "  %-14s %-13s %s\n", sc.Name, t.Name, strings.Join(parts, ", "))
+			fmt.Fprintf(out, "  %-14s %-13s %-42s cpu: server %.2f s, client %.2f s\n",
+				sc.Name, t.Name, strings.Join(parts, ", "), cpu.Server, cpu.Client)
 		}
 	}
 	return rd, nil
@@ -179,21 +181,37 @@ func runRound(ctx context.Context, e *env, n int, order []*target, scs []*scenar
 
 // measure prepares and runs one scenario on one instance, then flushes written data to disk
 // so the next measurement starts from the same state, and checks the server is still up.
-func measure(ctx context.Context, e *env, sc *scenario, inst *instance) (map[string]float64, error) {
+// With --perf, a CPU profile of Coffer is recorded while the scenario runs.
+func measure(ctx context.Context, e *env, sc *scenario, inst *instance) (map[string]float64, cpuUse, error) {
 	if sc.Prepare != nil {
 		if err := sc.Prepare(ctx, e, inst); err != nil {
-			return nil, withAlive(err, inst)
+			return nil, cpuUse{}, withAlive(err, inst)
 		}
 	}
+	var prof *profiler
+	if e.cfg.PerfDir != "" && inst.target.Kind == kindCoffer {
+		var err error
+		name := fmt.Sprintf("round%d-%s-%s", e.round, sc.Name, inst.target.Name)
+		if prof, err = startPerf(e.cfg.PerfDir, name, inst.pid); err != nil {
+			return nil, cpuUse{}, err
+		}
+	}
+	meter := startCPU(inst.pid)
 	res, err := sc.Run(ctx, e, inst)
+	cpu := meter.stop()
+	if prof != nil {
+		if _, perr := prof.stop(); perr != nil && err == nil {
+			err = perr
+		}
+	}
 	if err != nil {
-		return nil, withAlive(err, inst)
+		return nil, cpu, withAlive(err, inst)
 	}
 	flush()
 	if err := inst.alive(); err != nil {
-		return nil, err
+		return nil, cpu, err
 	}
-	return res, nil
+	return res, cpu, nil
 }
 
 // withAlive adds the server's exit and last output to err when the server died.

@@ -37,6 +37,7 @@ type config struct {
 	JSON    string `json:"-"`
 	WorkDir string `json:"-"`
 	Keep    bool   `json:"-"`
+	PerfDir string `json:"perf_dir,omitempty"`
 	List    bool   `json:"-"`
 }
 
@@ -188,6 +189,7 @@ Scenarios (--scenarios, default all):
 	fs.StringVar(&c.JSON, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&c.WorkDir, "workdir", "", "where data directories go (default: a new temporary directory)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep data directories and server logs")
+	fs.StringVar(&c.PerfDir, "perf", "", "record a CPU profile of Coffer with `perf record` during each scenario into this directory (slows Coffer: figures from such a run are not comparable)")
 	fs.BoolVar(&c.List, "list", false, "list the scenarios and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err

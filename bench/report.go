@@ -22,6 +22,7 @@ type result struct {
 	Scenario string             `json:"scenario"`
 	Target   string             `json:"registry"`
 	Metrics  map[string]float64 `json:"metrics"`
+	CPU      cpuUse             `json:"cpu"`
 }
 
 // round is every result of one round, in the order they were measured.

@@ -77,6 +77,7 @@ type env struct {
 	manifest  *manifestSet
 	bigPat    pattern
 	firstPass bool // true in the first round: scenarios verify content (untimed)
+	round     int  // current round, from 1
 }
 
 // build runs f once per name.
