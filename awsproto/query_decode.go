@@ -72,6 +72,30 @@ func (d *queryDecoder) has(name string) bool {
 	return ok
 }
 
+// resolve returns the parameter name of member name under prefix: the exact spelling when
+// it was sent, else a spelling that differs only in case. Some SDK types have Go names that
+// differ in case from their wire names (STS PolicyDescriptorType.Arn is sent as "arn").
+func (d *queryDecoder) resolve(prefix, name string) string {
+	exact := join(prefix, name)
+	if d.present(exact) {
+		return exact
+	}
+	start := ""
+	if prefix != "" {
+		start = prefix + "."
+	}
+	for _, k := range d.under(start) {
+		seg := k[len(start):]
+		if i := strings.IndexByte(seg, '.'); i >= 0 {
+			seg = seg[:i]
+		}
+		if strings.EqualFold(seg, name) {
+			return start + seg
+		}
+	}
+	return exact
+}
+
 // present reports whether anything was sent for the member at name.
 func (d *queryDecoder) present(name string) bool {
 	return d.has(name) || len(d.under(name+".")) > 0
@@ -79,7 +103,7 @@ func (d *queryDecoder) present(name string) bool {
 
 func (d *queryDecoder) decodeStruct(v reflect.Value, prefix, path string) {
 	for _, f := range fieldsOf(v.Type()) {
-		name := join(prefix, f.name)
+		name := d.resolve(prefix, f.name)
 		fpath := join(path, f.path)
 		if !d.present(name) {
 			if f.required {
