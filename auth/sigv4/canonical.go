@@ -19,8 +19,8 @@ import (
 //	signed headers  (the SignedHeaders list as the client sent it) \n
 //	payload hash    (hex SHA-256 of the body, or UNSIGNED-PAYLOAD)
 
-// queryPair is one decoded query parameter.
-type queryPair struct{ key, value string }
+// queryPair is one query parameter, decoded and as sent.
+type queryPair struct{ key, value, rawKey, rawValue string }
 
 // parseQuery decodes a raw query string, keeping repeated keys and order.
 // A '+' decodes to a space, as the AWS SDKs treat it.
@@ -44,7 +44,7 @@ func parseQuery(raw string) ([]queryPair, error) {
 		if err != nil {
 			return nil, err
 		}
-		pairs = append(pairs, queryPair{key, value})
+		pairs = append(pairs, queryPair{key: key, value: value, rawKey: k, rawValue: v})
 	}
 	return pairs, nil
 }
@@ -69,7 +69,7 @@ func appendCanonicalQuery(b []byte, pairs []queryPair, skip string) []byte {
 		if p.key == skip {
 			continue
 		}
-		encoded = append(encoded, queryPair{escape(p.key, false), escape(p.value, false)})
+		encoded = append(encoded, queryPair{key: canonicalComponent(p.rawKey, p.key), value: canonicalComponent(p.rawValue, p.value)})
 	}
 	// SigV4 sorts after encoding.
 	slices.SortFunc(encoded, func(x, y queryPair) int {
@@ -87,6 +87,33 @@ func appendCanonicalQuery(b []byte, pairs []queryPair, skip string) []byte {
 		b = append(b, p.value...)
 	}
 	return b
+}
+
+// canonicalComponent returns the canonical encoding of a query name or
+// value: the raw form when the client already sent it canonically (the
+// common case, which saves re-encoding), else the decoded form encoded.
+func canonicalComponent(raw, decoded string) string {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if unreserved(c, false) {
+			continue
+		}
+		if c != '%' || i+2 >= len(raw) || !upperHex(raw[i+1]) || !upperHex(raw[i+2]) ||
+			unreserved(unhex(raw[i+1])<<4|unhex(raw[i+2]), false) {
+			return escape(decoded, false)
+		}
+		i += 2
+	}
+	return raw
+}
+
+func upperHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'A' + 10
 }
 
 // appendCanonicalURI writes the already-escaped request path escaped once

@@ -147,4 +147,3 @@ func testSign(method, path, canonicalQuery string, headers [][2]string, body []b
 	m.Write([]byte(sts))
 	return hex.EncodeToString(m.Sum(nil))
 }
-
