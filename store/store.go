@@ -62,8 +62,8 @@ type Manifest struct {
 	Payload      []byte
 	Subject      digest.Digest // empty when the manifest has no subject
 	Annotations  map[string]string
-	Blobs        []Descriptor // config and layers of an image manifest
-	Manifests    []Descriptor // entries of an index / manifest list
+	Blobs        []Descriptor // config and layers of an image manifest (input only: reads leave it empty)
+	Manifests    []Descriptor // entries of an index / manifest list (input only: reads leave it empty)
 	PushedAt     time.Time
 	LastPulledAt time.Time // zero when never pulled
 }
@@ -134,12 +134,25 @@ type Store interface {
 	// the bytes); ReleaseGC hands an item back. Items for blobs are queued when their last
 	// repository link goes away and when an upload is committed; items for manifests when they
 	// lose their last tag or index reference. Any use of the item postpones its review.
+	// The grace period (the review delay) is a setting of the implementation.
+	// What ConfirmGC decides: a blob is kept while a manifest (any repository) lists it or has
+	// its digest, and while a repository link is younger than the review delay; a manifest is
+	// kept while a tag points at it, an index of its repository lists it, or its subject
+	// exists in its repository. Deleting a manifest queues what it listed and its referrers.
 	TakeGCItems(ctx context.Context, limit int, lease time.Duration) ([]GCItem, error)
 	ConfirmGC(ctx context.Context, item GCItem) (deleted bool, err error)
 	ReleaseGC(ctx context.Context, item GCItem) error
 	// QueueBlobForReview queues a blob that exists in the blob store but may have no
 	// reference (for instance a committed upload whose link never came), reviewed after delay.
+	// An item already queued is postponed to that time, never brought forward.
 	QueueBlobForReview(ctx context.Context, d digest.Digest, delay time.Duration) error
+	// PendingGC lists up to limit (<= 0: all) due items that ConfirmGC would delete now,
+	// without leasing or changing anything (for dry runs).
+	PendingGC(ctx context.Context, limit int) ([]GCItem, error)
+	// BlobReferenced reports whether the metadata knows a blob: a repository links it, a
+	// manifest lists it, or a manifest has its digest. The collector's sweep of the blob
+	// store queues blobs nobody knows.
+	BlobReferenced(ctx context.Context, d digest.Digest) (bool, error)
 
 	Close() error
 }

@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/coffer-registry/coffer/store"
+	"github.com/opencontainers/go-digest"
+)
+
+// LinkBlob records the blob in the repository and postpones its review by the review delay.
+func (s *Store) LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64) error {
+	now := s.now().UnixMilli()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := repositoryExists(ctx, tx, repoID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO repository_blobs (repository_id, digest, size, linked_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at, size = excluded.size`,
+			repoID, d.String(), size, now); err != nil {
+			return err
+		}
+		return queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
+	})
+}
+
+// StatBlob returns the size of a blob linked to the repository.
+func (s *Store) StatBlob(ctx context.Context, repoID int64, d digest.Digest) (int64, error) {
+	var size int64
+	err := s.stmts.statBlob.QueryRowContext(ctx, repoID, d.String()).Scan(&size)
+	if isNoRows(err) {
+		return 0, store.ErrBlobNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return size, nil
+}
+
+// UnlinkBlob removes the blob from the repository and queues it for review.
+func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error {
+	now := s.now().UnixMilli()
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2`, repoID, d.String())
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrBlobNotFound
+		}
+		return queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
+	})
+}
+
+// BlobReferenced reports whether any repository links the blob, any manifest lists it, or a
+// manifest has its digest.
+func (s *Store) BlobReferenced(ctx context.Context, d digest.Digest) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM repository_blobs WHERE digest = $1) +
+		(SELECT COUNT(*) FROM manifest_references WHERE child_digest = $1) +
+		(SELECT COUNT(*) FROM manifests WHERE digest = $1)`, d.String()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
+	return n > 0, nil
+}
+
+func repositoryExists(ctx context.Context, tx *sql.Tx, repoID int64) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories WHERE id = $1`, repoID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrRepositoryNotFound
+	}
+	return nil
+}
+
+// queue puts an item on the review queue, or postpones the queued item to reviewAfter (an
+// item is never brought forward).
+func queue(ctx context.Context, tx *sql.Tx, d digest.Digest, repoID int64, isManifest bool, reviewAfter int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO gc_review_queue (digest, repository_id, is_manifest, review_after, lease_until)
+		VALUES ($1, $2, $3, $4, 0)
+		ON CONFLICT (is_manifest, repository_id, digest) DO UPDATE SET review_after = excluded.review_after
+		WHERE gc_review_queue.review_after < excluded.review_after`, d.String(), repoID, isManifest, reviewAfter)
+	return err
+}

@@ -1,0 +1,260 @@
+// Package sqlite is the embedded metadata store: store.Store on one SQLite file in WAL mode,
+// with versioned migrations written in SQL that PostgreSQL also accepts.
+//
+// Connections: one writer connection (every write is a BEGIN IMMEDIATE transaction, so
+// writers queue in Go instead of failing with SQLITE_BUSY) and a small pool of read-only
+// connections that WAL lets run beside the writer. busy_timeout covers a second process on
+// the same file (coffer gc next to coffer serve).
+//
+// Durability: synchronous=FULL by default. WAL with synchronous=NORMAL already survives a
+// killed process (a committed transaction is in the WAL file, in the kernel's page cache),
+// but may lose the last transactions on power loss. The blob store fsyncs every blob before
+// it is acknowledged, so the metadata does the same: an acknowledged manifest survives
+// power loss too. Options.Synchronous = "NORMAL" trades that for write latency.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-registry/coffer/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune a Store. The zero value means the defaults.
+type Options struct {
+	// ReviewDelay is the grace period of garbage collection: how long after a blob was
+	// linked, a manifest untagged, or a reference dropped, its review waits. Zero means the
+	// default, 24h; a negative value means no delay at all (for tests).
+	ReviewDelay time.Duration
+	// PullFlushInterval is how often batched pull times are written. Default 30s.
+	PullFlushInterval time.Duration
+	// Synchronous is SQLite's synchronous setting: "FULL" (default) or "NORMAL".
+	Synchronous string
+	// Readers is the size of the read pool. Default: 2 × GOMAXPROCS, at least 4.
+	Readers int
+}
+
+// Store is the SQLite metadata store.
+type Store struct {
+	w, r        *sql.DB
+	reviewDelay time.Duration
+	now         func() time.Time
+	stmts       readStatements
+	pulls       *pullBatcher
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating when needed) the database at path with default options.
+func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
+
+// OpenOptions opens the database at path and applies pending migrations.
+func OpenOptions(path string, o Options) (*Store, error) {
+	switch {
+	case o.ReviewDelay == 0:
+		o.ReviewDelay = 24 * time.Hour
+	case o.ReviewDelay < 0:
+		o.ReviewDelay = 0
+	}
+	if o.PullFlushInterval <= 0 {
+		o.PullFlushInterval = 30 * time.Second
+	}
+	switch strings.ToUpper(o.Synchronous) {
+	case "":
+		o.Synchronous = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("sqlite: synchronous must be FULL or NORMAL, not %q", o.Synchronous)
+	}
+	if o.Readers <= 0 {
+		o.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	pragmas := []string{
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"synchronous(" + strings.ToUpper(o.Synchronous) + ")",
+		"foreign_keys(1)",
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append(pragmas, extra...) {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{w: w, reviewDelay: o.ReviewDelay, now: time.Now}
+	if err := s.migrate(context.Background()); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(o.Readers)
+	r.SetMaxIdleConns(o.Readers)
+	r.SetConnMaxIdleTime(0)
+	s.r = r
+	if err := s.stmts.prepare(r); err != nil {
+		s.w.Close()
+		s.r.Close()
+		return nil, err
+	}
+	s.pulls = startPullBatcher(s, o.PullFlushInterval)
+	return s, nil
+}
+
+// Close flushes pending pull times and closes the database.
+func (s *Store) Close() error {
+	err := s.pulls.stop()
+	s.stmts.close()
+	if rerr := s.r.Close(); err == nil {
+		err = rerr
+	}
+	if werr := s.w.Close(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// migrate applies the embedded migrations that schema_migrations does not list yet, each in
+// its own transaction together with its row in schema_migrations.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    BIGINT PRIMARY KEY,
+		name       TEXT   NOT NULL,
+		applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		base := strings.TrimSuffix(strings.TrimPrefix(f, "migrations/"), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return fmt.Errorf("sqlite: migration file %s is not named NNN_name.sql", f)
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				version, name, s.now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), err
+}
+
+// write runs fn in one write transaction.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// readStatements are the prepared statements of the hot read paths.
+type readStatements struct {
+	resolveTag, getManifest, statBlob, getRepository *sql.Stmt
+}
+
+const manifestColumns = `m.digest, m.media_type, m.artifact_type, m.size, m.payload, m.subject, m.annotations, m.pushed_at, m.last_pulled_at`
+
+func (p *readStatements) prepare(db *sql.DB) error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.Prepare(q)
+		return st
+	}
+	p.resolveTag = prep(`SELECT ` + manifestColumns + ` FROM tags t
+		JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+		WHERE t.repository_id = $1 AND t.name = $2`)
+	p.getManifest = prep(`SELECT ` + manifestColumns + ` FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2`)
+	p.statBlob = prep(`SELECT size FROM repository_blobs WHERE repository_id = $1 AND digest = $2`)
+	p.getRepository = prep(`SELECT id, account, name, created_at FROM repositories WHERE account = $1 AND name = $2`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	return nil
+}
+
+func (p *readStatements) close() {
+	for _, st := range []*sql.Stmt{p.resolveTag, p.getManifest, p.statBlob, p.getRepository} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func millis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func nullMillis(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return millis(v.Int64)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

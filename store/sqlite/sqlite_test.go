@@ -1,0 +1,252 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-registry/coffer/store"
+	"github.com/coffer-registry/coffer/store/storetest"
+	"github.com/opencontainers/go-digest"
+)
+
+var ctx = context.Background()
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, reviewDelay time.Duration) store.Store {
+		if reviewDelay == 0 {
+			reviewDelay = -1
+		}
+		s, err := OpenOptions(filepath.Join(t.TempDir(), "meta.db"), Options{ReviewDelay: reviewDelay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestMigrationsRecordedAndIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.CreateRepository(ctx, "111122223333", "kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("SchemaVersion = %d, %v", v, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path) // migrations already applied: nothing to do, data kept
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.GetRepository(ctx, "111122223333", "kept")
+	if err != nil || got.ID != r.ID {
+		t.Fatalf("after reopening: %+v, %v", got, err)
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("schema_migrations rows = %d, %v", n, err)
+	}
+	var mode string
+	if err := s.w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v", mode, err)
+	}
+}
+
+func TestOptionsRejectUnknownSynchronous(t *testing.T) {
+	if _, err := OpenOptions(filepath.Join(t.TempDir(), "meta.db"), Options{Synchronous: "OFF"}); err == nil {
+		t.Fatal("synchronous=OFF accepted")
+	}
+}
+
+// A link that happens after an item was taken but before it is confirmed postpones it.
+func TestLinkBetweenTakeAndConfirmPostpones(t *testing.T) {
+	s, err := OpenOptions(filepath.Join(t.TempDir(), "meta.db"), Options{ReviewDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clock := time.Now()
+	s.now = func() time.Time { return clock }
+	r, _ := s.CreateRepository(ctx, "111122223333", "r")
+	d := digest.FromString("layer")
+	if err := s.LinkBlob(ctx, r.ID, d, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(2 * time.Hour)
+	items, err := s.TakeGCItems(ctx, 10, time.Minute)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("TakeGCItems = %+v, %v", items, err)
+	}
+	if err := s.LinkBlob(ctx, r.ID, d, 1); err != nil { // a push mounts it again
+		t.Fatal(err)
+	}
+	if deleted, err := s.ConfirmGC(ctx, items[0]); err != nil || deleted {
+		t.Fatalf("ConfirmGC = %v, %v; want kept", deleted, err)
+	}
+	if _, err := s.StatBlob(ctx, r.ID, d); err != nil {
+		t.Fatal(err)
+	}
+	// Still queued for later; an hour after the new link it goes.
+	clock = clock.Add(61 * time.Minute)
+	items, _ = s.TakeGCItems(ctx, 10, time.Minute)
+	if len(items) != 1 {
+		t.Fatalf("item not reviewed again: %+v", items)
+	}
+	if deleted, err := s.ConfirmGC(ctx, items[0]); err != nil || !deleted {
+		t.Fatalf("ConfirmGC = %v, %v; want deleted", deleted, err)
+	}
+}
+
+// Lease expiry hands an item to another collector.
+func TestLeaseExpires(t *testing.T) {
+	s, err := OpenOptions(filepath.Join(t.TempDir(), "meta.db"), Options{ReviewDelay: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clock := time.Now()
+	s.now = func() time.Time { return clock }
+	s.QueueBlobForReview(ctx, digest.FromString("x"), 0)
+	if items, _ := s.TakeGCItems(ctx, 10, time.Minute); len(items) != 1 {
+		t.Fatal("not taken")
+	}
+	clock = clock.Add(2 * time.Minute)
+	if items, _ := s.TakeGCItems(ctx, 10, time.Minute); len(items) != 1 {
+		t.Fatal("expired lease not taken again")
+	}
+}
+
+func TestPullTimesFlushedOnClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.CreateRepository(ctx, "111122223333", "r")
+	m := store.Manifest{Digest: digest.FromString("m"), MediaType: "application/vnd.oci.image.manifest.v1+json", Payload: []byte("m")}
+	if err := s.PutManifest(ctx, r.ID, m, "t"); err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMilli(time.Now().UnixMilli()).UTC()
+	s.MarkPulled(ctx, r.ID, m.Digest, at)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = Open(path)
+	defer s.Close()
+	got, err := s.GetManifest(ctx, r.ID, m.Digest)
+	if err != nil || !got.LastPulledAt.Equal(at) {
+		t.Fatalf("LastPulledAt = %v, %v; want %v", got.LastPulledAt, err, at)
+	}
+}
+
+// Concurrent writers queue on the writer connection instead of failing with SQLITE_BUSY.
+func TestConcurrentWriters(t *testing.T) {
+	s, err := OpenOptions(filepath.Join(t.TempDir(), "meta.db"), Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, _ := s.CreateRepository(ctx, "111122223333", "r")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				d := digest.FromString(fmt.Sprint(g, i))
+				if err := s.LinkBlob(ctx, r.ID, d, 1); err != nil {
+					errs <- err
+					return
+				}
+				payload := []byte(fmt.Sprintf(`{"g":%d,"i":%d}`, g, i))
+				m := store.Manifest{Digest: digest.FromBytes(payload), MediaType: "application/vnd.oci.image.manifest.v1+json",
+					Payload: payload, Blobs: []store.Descriptor{{Digest: d, Size: 1}}}
+				if err := s.PutManifest(ctx, r.ID, m, fmt.Sprintf("t%d", g)); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.ResolveTag(ctx, r.ID, fmt.Sprintf("t%d", g)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkResolveTagParallel(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r, _ := s.CreateRepository(ctx, "111122223333", "bench/app")
+	payload := make([]byte, 2000)
+	for i := range 1000 {
+		copy(payload, fmt.Sprintf(`{"schemaVersion":2,"n":%d}`, i))
+		m := store.Manifest{Digest: digest.FromBytes(payload), MediaType: "application/vnd.oci.image.manifest.v1+json", Payload: payload}
+		if err := s.PutManifest(ctx, r.ID, m, fmt.Sprintf("v%d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetParallelism(16) // 32 goroutines on 2 CPUs
+	var lat latencies
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		i := 0
+		for pb.Next() {
+			start := time.Now()
+			if _, err := s.ResolveTag(ctx, r.ID, fmt.Sprintf("v%d", i%1000)); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(start))
+			i += 7
+		}
+		lat.add(mine)
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(lat.percentile(0.99).Microseconds()), "p99-µs")
+	b.ReportMetric(float64(lat.percentile(0.50).Microseconds()), "p50-µs")
+}
+
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.all = append(l.all, d...)
+	l.mu.Unlock()
+}
+
+func (l *latencies) percentile(p float64) time.Duration {
+	if len(l.all) == 0 {
+		return 0
+	}
+	sorted := append([]time.Duration(nil), l.all...)
+	slices.Sort(sorted)
+	return sorted[int(float64(len(sorted)-1)*p)]
+}
