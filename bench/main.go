@@ -134,7 +134,7 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 // runRound measures every scenario once on every target, in the given order. Shared
 // instances start when first needed and stop at the end of the round.
 func runRound(ctx context.Context, e *env, n int, order []*target, scs []*scenario, work string, out io.Writer) (*round, error) {
-	rd := &round{Round: n}
+	rd := &round{Round: n, Load: loadavg()}
 	for _, t := range order {
 		rd.Order = append(rd.Order, t.Name)
 	}

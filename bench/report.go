@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,6 +30,7 @@ type result struct {
 type round struct {
 	Round   int      `json:"round"`
 	Order   []string `json:"order"`
+	Load    string   `json:"loadavg_at_start"`
 	Results []result `json:"results"`
 }
 
@@ -48,6 +50,7 @@ type goalRow struct {
 	Scenario string  `json:"scenario"`
 	Goal     string  `json:"goal"`
 	Measured float64 `json:"measured"`
+	Ratio    bool    `json:"is_ratio"`
 	Pass     bool    `json:"pass"`
 }
 
@@ -150,7 +153,7 @@ func (rep *report) summarize(scs []*scenario, targets []string) {
 				}
 			}
 			if ok {
-				rep.Goals = append(rep.Goals, goalRow{Scenario: sc.Name, Goal: g.String(unit), Measured: v, Pass: g.met(v)})
+				rep.Goals = append(rep.Goals, goalRow{Scenario: sc.Name, Goal: g.String(unit), Measured: v, Ratio: g.Ratio, Pass: g.met(v)})
 			}
 		}
 	}
@@ -158,7 +161,7 @@ func (rep *report) summarize(scs []*scenario, targets []string) {
 
 // printRound writes one round's table: each metric per registry and the ratio.
 func printRound(w io.Writer, r *round, scs []*scenario, targets []string) {
-	fmt.Fprintf(w, "\nRound %d (order: %s)\n", r.Round, strings.Join(r.Order, ", "))
+	fmt.Fprintf(w, "\nRound %d (order: %s; load average at start %s)\n", r.Round, strings.Join(r.Order, ", "), r.Load)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header(tw, targets)
 	for _, sc := range scs {
@@ -194,6 +197,11 @@ func printSummary(w io.Writer, rep *report, targets []string) {
 		row(tw, s.Scenario, s.Unit, targets, s.Medians, s.Ratio)
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "load average before %s, after %s on %d CPUs", rep.Host.LoadBefore, rep.Host.LoadAfter, rep.Host.CPUs)
+	if busy(rep.Host.LoadBefore, rep.Host.CPUs) {
+		fmt.Fprintf(w, "\nWARNING: the machine was busy with other work before the start; these figures are noise")
+	}
+	fmt.Fprintln(w)
 	if len(rep.Goals) == 0 {
 		return
 	}
@@ -205,9 +213,24 @@ func printSummary(w io.Writer, rep *report, targets []string) {
 		if g.Pass {
 			verdict = "PASS"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", g.Scenario, g.Goal, num(g.Measured), verdict)
+		measured := num(g.Measured)
+		if g.Ratio {
+			measured = fmt.Sprintf("%.2f×", g.Measured)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", g.Scenario, g.Goal, measured, verdict)
 	}
 	tw.Flush()
+}
+
+// busy reports a 1-minute load average above half the CPUs. Only the load before the start
+// tells about other work: during the run the benchmark itself keeps the CPUs busy.
+func busy(loadavg string, cpus int) bool {
+	f := strings.Fields(loadavg)
+	if len(f) == 0 {
+		return false
+	}
+	l, err := strconv.ParseFloat(f[0], 64)
+	return err == nil && l > float64(cpus)/2
 }
 
 func header(tw *tabwriter.Writer, targets []string) {
