@@ -97,8 +97,16 @@ func startPerf(dir, name string, pid int) (*profiler, error) {
 // stop ends the recording and returns the data file.
 func (p *profiler) stop() (string, error) {
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
-	if err := p.cmd.Wait(); err != nil {
+	err := p.cmd.Wait()
+	// perf writes its data on SIGINT and then may end by that same signal.
+	if st, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() && st.Signal() == syscall.SIGINT {
+		err = nil
+	}
+	if err != nil {
 		return "", fmt.Errorf("perf record: %w", err)
+	}
+	if fi, statErr := os.Stat(p.path); statErr != nil || fi.Size() == 0 {
+		return "", fmt.Errorf("perf record wrote no data to %s", p.path)
 	}
 	return p.path, nil
 }

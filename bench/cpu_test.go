@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -22,5 +23,26 @@ func TestProcessCPUCountsWork(t *testing.T) {
 	}
 	if _, err := processCPU(1 << 30); err == nil {
 		t.Error("CPU time of a process that does not exist")
+	}
+}
+
+func TestPerfRecordsAProcess(t *testing.T) {
+	if _, err := exec.LookPath("perf"); err != nil {
+		t.Skip("perf not installed")
+	}
+	p, err := startPerf(t.TempDir(), "self", os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for range 100 {
+		sha256.Sum256(buf)
+	}
+	path, err := p.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Errorf("no profile at %s: %v", path, err)
 	}
 }
