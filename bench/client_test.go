@@ -52,7 +52,7 @@ func tinyConfig() config {
 func TestScenariosAgainstARegistry(t *testing.T) {
 	inst := testInstance(t, nil)
 	e := &env{cfg: tinyConfig(), firstPass: true}
-	if err := e.payloads(scenarioNames()); err != nil {
+	if err := e.payloads(scenarios()); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -84,12 +84,12 @@ func TestScenariosAgainstARegistry(t *testing.T) {
 func TestPullPreparesItsOwnData(t *testing.T) {
 	inst := testInstance(t, nil)
 	e := &env{cfg: tinyConfig()}
-	if err := e.payloads([]string{"big-pull", "small-pull"}); err != nil {
-		t.Fatal(err)
-	}
 	for _, sc := range scenarios() {
 		if sc.Name != "big-pull" && sc.Name != "small-pull" {
 			continue
+		}
+		if err := e.payloads([]*scenario{sc}); err != nil {
+			t.Fatal(err)
 		}
 		if _, _, err := measure(context.Background(), e, sc, inst); err != nil {
 			t.Fatalf("%s alone: %v", sc.Name, err)
@@ -173,7 +173,7 @@ func TestLoginBasic(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{cfg: tinyConfig()}
-	if err := e.payloads([]string{"manifest-get"}); err != nil {
+	if err := needManifest(e); err != nil {
 		t.Fatal(err)
 	}
 	if err := prepareManifest(ctx, e, inst); err != nil {

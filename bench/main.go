@@ -105,7 +105,7 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 	}
 	e := &env{cfg: cfg}
 	fmt.Fprintf(out, "preparing payloads (random data, digests) ...\n")
-	if err := e.payloads(cfg.Scenarios); err != nil {
+	if err := e.payloads(scs); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(out, "registries: %s; scenarios: %s; %d round(s); load average %s\n",

@@ -61,6 +61,8 @@ type scenario struct {
 	// Fresh scenarios get a newly started registry of their own (peak RSS is a property of the
 	// process's whole life); the others share one instance per target per round.
 	Fresh bool
+	// Payload builds the data the scenario sends, once per run, before any timing (may be nil).
+	Payload func(e *env) error
 	// Prepare does untimed setup in the instance (may be nil); Run measures.
 	Prepare func(ctx context.Context, e *env, inst *instance) error
 	Run     func(ctx context.Context, e *env, inst *instance) (map[string]float64, error)
@@ -91,28 +93,44 @@ func (e *env) pattern() pattern {
 	return e.bigPat
 }
 
-// prepareBlob builds the big blobs and the small-blob set the selected scenarios need.
-func (e *env) payloads(names []string) error {
-	var err error
-	for _, n := range names {
-		switch n {
-		case "big-push", "big-pull":
-			e.build("big", func() { e.bigBlob, err = newRepeatedBlob(e.pattern(), e.cfg.BigSize) })
-		case "rss-upload":
-			e.build("rss", func() { e.rssBlob, err = newRepeatedBlob(e.pattern(), e.cfg.RSSSize) })
-		case "small-push", "small-pull":
-			e.build("small", func() { e.small, err = newSmallBlobs(e.cfg.SmallCount, int(e.cfg.SmallSize), 2) })
-		case "manifest-head", "manifest-get":
-			e.build("manifest", func() { e.manifest = newManifestSet() })
+// payloads builds, once each, what the given scenarios need: random bytes and digests are
+// computed before any timing starts.
+func (e *env) payloads(scs []*scenario) error {
+	for _, sc := range scs {
+		if sc.Payload == nil {
+			continue
 		}
-		if err != nil {
-			return err
+		if err := sc.Payload(e); err != nil {
+			return fmt.Errorf("%s: %w", sc.Name, err)
 		}
 	}
 	return nil
 }
 
-// scenarios lists every scenario in the order a round runs them.
+// needBig, needRSS, needSmall and needManifest build one shared payload each, once.
+func needBig(e *env) (err error) {
+	e.build("big", func() { e.bigBlob, err = newRepeatedBlob(e.pattern(), e.cfg.BigSize) })
+	return err
+}
+
+func needRSS(e *env) (err error) {
+	e.build("rss", func() { e.rssBlob, err = newRepeatedBlob(e.pattern(), e.cfg.RSSSize) })
+	return err
+}
+
+func needSmall(e *env) (err error) {
+	e.build("small", func() { e.small, err = newSmallBlobs(e.cfg.SmallCount, int(e.cfg.SmallSize), 2) })
+	return err
+}
+
+func needManifest(e *env) error {
+	e.build("manifest", func() { e.manifest = newManifestSet() })
+	return nil
+}
+
+// scenarios lists every scenario in the order a round runs them. A new scenario is one more
+// entry: Payload builds its data once, Prepare sets up each instance untimed, Run measures and
+// returns the values of Metrics by key; Goals are checked against the medians.
 func scenarios() []*scenario {
 	return []*scenario{
 		{
@@ -120,6 +138,7 @@ func scenarios() []*scenario {
 			About:   "one big blob (--big-size) pushed monolithically: POST, then PUT ?digest= with the body streamed",
 			Metrics: []metric{{"mb_s", "MB/s", true}},
 			Goals:   []goal{{Metric: "mb_s", Ratio: true, Value: 1.4}, {Metric: "mb_s", Value: 900}},
+			Payload: needBig,
 			Run:     runBigPush,
 		},
 		{
@@ -127,6 +146,7 @@ func scenarios() []*scenario {
 			About:   "GET of the big blob, bytes discarded",
 			Metrics: []metric{{"mb_s", "MB/s", true}},
 			Goals:   []goal{{Metric: "mb_s", Ratio: true, Value: 1.0}},
+			Payload: needBig,
 			Prepare: prepareBigPull,
 			Run:     runBigPull,
 		},
@@ -135,12 +155,14 @@ func scenarios() []*scenario {
 			About:   "--small-count distinct blobs of --small-size, POST + PUT each, --small-concurrency clients",
 			Metrics: []metric{{"blobs_s", "blobs/s", true}},
 			Goals:   []goal{{Metric: "blobs_s", Ratio: true, Value: 6}},
+			Payload: needSmall,
 			Run:     runSmallPush,
 		},
 		{
 			Name:    "small-pull",
 			About:   "GET of each small blob, --small-concurrency clients",
 			Metrics: []metric{{"blobs_s", "blobs/s", true}},
+			Payload: needSmall,
 			Prepare: prepareSmallPull,
 			Run:     runSmallPull,
 		},
@@ -152,6 +174,7 @@ func scenarios() []*scenario {
 			Metrics: []metric{{"peak_mib", "peak MiB", false}, {"idle_mib", "idle MiB", false}, {"mb_s", "MB/s", true}},
 			Goals:   []goal{{Metric: "peak_mib", AtMost: true, Value: 100}},
 			Fresh:   true,
+			Payload: needRSS,
 			Run:     runRSSUpload,
 		},
 	}
@@ -163,6 +186,7 @@ func manifestScenario(name, method string) *scenario {
 		About:   method + " of a manifest by tag, --manifest-concurrency clients for --duration after --warmup",
 		Metrics: []metric{{"req_s", "req/s", true}, {"p50_ms", "p50 ms", false}, {"p99_ms", "p99 ms", false}},
 		Goals:   []goal{{Metric: "req_s", Ratio: true, Value: 2.5}, {Metric: "p99_ms", AtMost: true, Value: 10}},
+		Payload: needManifest,
 		Prepare: prepareManifest,
 		Run: func(ctx context.Context, e *env, inst *instance) (map[string]float64, error) {
 			return runManifest(ctx, e, inst, method)
