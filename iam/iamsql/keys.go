@@ -35,7 +35,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, account, userName string)
 		if err != nil {
 			return err
 		}
-		out, err = s.insertAccessKey(ctx, tx, account, owner, userName)
+		out, err = s.insertAccessKey(ctx, tx, account, owner, canonicalName(ctx, tx, owner, userName))
 		return err
 	})
 	return out, err
