@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -210,7 +209,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (*Result, error) {
 	case lerr != nil:
 		return nil, fmt.Errorf("sigv4: looking up access key: %w", lerr)
 	}
-	if subtle.ConstantTimeCompare([]byte(s.token), []byte(secret.SessionToken)) != 1 {
+	if !equalConstantTime(s.token, secret.SessionToken) {
 		return nil, invalidToken()
 	}
 	if !secret.Expires.IsZero() && !now.Before(secret.Expires) {
@@ -219,13 +218,13 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (*Result, error) {
 	res.Principal = secret.Principal
 	res.Temporary = s.token != ""
 
-	hash, err := payloadHash(r, query, body, s.presigned)
+	p, err := payloadHash(r, query, body, s.presigned)
 	if err != nil {
 		return nil, err
 	}
-	res.UnsignedPayload = hash == unsignedPayload
+	res.UnsignedPayload = p.unsigned
 
-	if err := v.checkSignature(r, query, &s, scope, secret.SecretAccessKey, hash); err != nil {
+	if err := v.checkSignature(r, query, &s, scope, secret.SecretAccessKey, &p); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -360,9 +359,10 @@ func (v *Verifier) checkScope(scope Scope, signedAt time.Time, amzDate string) *
 	if scope.Terminator != terminator {
 		msg.WriteString("Credential should be scoped with a valid terminator: '" + terminator + "', not '" + scope.Terminator + "'. ")
 	}
-	if day := signedAt.Format(scopeDateLayout); scope.Date != day {
+	var day [len(scopeDateLayout)]byte
+	if scope.Date != string(signedAt.AppendFormat(day[:0], scopeDateLayout)) {
 		msg.WriteString("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" +
-			scope.Date + "' != '" + day + "', from '" + amzDate + "'.")
+			scope.Date + "' != '" + signedAt.Format(scopeDateLayout) + "', from '" + amzDate + "'.")
 	}
 	if msg.Len() > 0 {
 		return mismatch(strings.TrimRight(msg.String(), " "))
@@ -370,34 +370,48 @@ func (v *Verifier) checkScope(scope Scope, signedAt time.Time, amzDate string) *
 	return nil
 }
 
+// payload is the payload hash as it enters the canonical request.
+type payload struct {
+	hex      [2 * sha256.Size]byte
+	unsigned bool
+}
+
+func (p *payload) appendTo(b []byte) []byte {
+	if p.unsigned {
+		return append(b, unsignedPayload...)
+	}
+	return append(b, p.hex[:]...)
+}
+
 // payloadHash returns the hash the client signed: X-Amz-Content-Sha256 when
 // sent (and then it must match the body unless it is UNSIGNED-PAYLOAD), the
 // body's SHA-256 otherwise.
-func payloadHash(r *http.Request, query []queryPair, body []byte, presigned bool) (string, *Error) {
+func payloadHash(r *http.Request, query []queryPair, body []byte, presigned bool) (payload, *Error) {
 	claimed := firstHeader(r.Header, "x-amz-content-sha256")
 	if claimed == "" && presigned {
 		claimed, _ = queryValue(query, "X-Amz-Content-Sha256")
 	}
-	sum := sha256.Sum256(body)
-	actual := hex.EncodeToString(sum[:])
+	var p payload
 	switch {
-	case claimed == "":
-		return actual, nil
 	case claimed == unsignedPayload:
-		return unsignedPayload, nil
+		p.unsigned = true
+		return p, nil
 	case strings.HasPrefix(claimed, "STREAMING-"):
-		return "", incomplete("Streaming (aws-chunked) payload signing is not supported: '" + claimed + "'.")
-	case claimed != actual:
-		return "", mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
+		return p, incomplete("Streaming (aws-chunked) payload signing is not supported: '" + claimed + "'.")
 	}
-	return actual, nil
+	sum := sha256.Sum256(body)
+	hex.Encode(p.hex[:], sum[:])
+	if claimed != "" && claimed != string(p.hex[:]) {
+		return p, mismatch("The provided 'x-amz-content-sha256' header does not match what was computed.")
+	}
+	return p, nil
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-func (v *Verifier) checkSignature(r *http.Request, query []queryPair, s *signed, scope Scope, secret, payloadHash string) *Error {
-	want, err := hex.DecodeString(s.signature)
-	if err != nil || len(want) != sha256.Size {
+func (v *Verifier) checkSignature(r *http.Request, query []queryPair, s *signed, scope Scope, secret string, p *payload) *Error {
+	want, ok := decodeSignature(s.signature)
+	if !ok {
 		return signatureMismatch("")
 	}
 
@@ -418,11 +432,13 @@ func (v *Verifier) checkSignature(r *http.Request, query []queryPair, s *signed,
 	b = append(b, '\n')
 	b = append(b, s.signedHeaders...)
 	b = append(b, '\n')
-	b = append(b, payloadHash...)
+	b = p.appendTo(b)
 	canonicalLen := len(b)
 	requestHash := sha256.Sum256(b)
 
-	// String to sign, built after the canonical request in the same buffer.
+	// String to sign, built after the canonical request in the same buffer,
+	// behind room for the HMAC inner pad.
+	b = append(b, make([]byte, sha256.BlockSize)...)
 	b = append(b, Algorithm...)
 	b = append(b, '\n')
 	b = append(b, s.amzDate...)
@@ -439,13 +455,76 @@ func (v *Verifier) checkSignature(r *http.Request, query []queryPair, s *signed,
 	*bp = b
 
 	key := v.keys.get(secret, scope.Date, scope.Region, scope.Service)
-	mac := hmac.New(sha256.New, key[:])
-	mac.Write(b[canonicalLen:])
-	var got [sha256.Size]byte
-	if !hmac.Equal(mac.Sum(got[:0]), want) {
+	got := hmacSHA256(&key, b[canonicalLen:])
+	if !hmac.Equal(got[:], want[:]) {
 		return signatureMismatch(string(b[:canonicalLen]))
 	}
 	return nil
+}
+
+// hmacSHA256 is HMAC-SHA256 (RFC 2104) for a 32-byte key, computed without
+// allocating. padded holds sha256.BlockSize scratch bytes followed by the
+// message; the scratch bytes are overwritten with the inner pad.
+func hmacSHA256(key *[sha256.Size]byte, padded []byte) [sha256.Size]byte {
+	for i := range sha256.BlockSize {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		padded[i] = k ^ 0x36
+	}
+	inner := sha256.Sum256(padded)
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i := range sha256.BlockSize {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		outer[i] = k ^ 0x5c
+	}
+	copy(outer[sha256.BlockSize:], inner[:])
+	return sha256.Sum256(outer[:])
+}
+
+// decodeSignature decodes a 64-digit hex signature.
+func decodeSignature(sig string) (out [sha256.Size]byte, ok bool) {
+	if len(sig) != 2*sha256.Size {
+		return out, false
+	}
+	for i := range out {
+		hi, ok1 := fromHex(sig[2*i])
+		lo, ok2 := fromHex(sig[2*i+1])
+		if !ok1 || !ok2 {
+			return out, false
+		}
+		out[i] = hi<<4 | lo
+	}
+	return out, true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// equalConstantTime compares two strings in time that depends only on
+// their lengths.
+func equalConstantTime(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var diff byte
+	for i := 0; i < len(a); i++ {
+		diff |= a[i] ^ b[i]
+	}
+	return diff == 0
 }
 
 // keyCache holds derived signing keys, which change only with the secret,
