@@ -1,0 +1,198 @@
+package awsproto_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// needTool finds an external client, skipping the test when it is absent, unless CI is set.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI: %v", name, err)
+		}
+		t.Skipf("%s not installed (set CI=1 to make this a failure)", name)
+	}
+	return path
+}
+
+// clientEnv isolates the AWS clients from any local configuration.
+func clientEnv(t *testing.T) []string {
+	dir := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
+		"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1",
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=standard")
+}
+
+func runAWS(t *testing.T, url string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(needTool(t, "aws"), append([]string{"--endpoint-url", url, "--output", "json"}, args...)...)
+	cmd.Env = clientEnv(t)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+func TestAWSCLI(t *testing.T) {
+	needTool(t, "aws")
+	rec := &recorded{}
+	srv := httptest.NewServer(newTestEndpoint(t, rec))
+	defer srv.Close()
+
+	t.Run("iam create-user (query)", func(t *testing.T) {
+		stdout, stderr, err := runAWS(t, srv.URL, "iam", "create-user", "--user-name", "cli-bot",
+			"--tags", "Key=team,Value=platform", "Key=env,Value=prod")
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		var out struct {
+			User struct {
+				UserName, Arn, CreateDate string
+				Tags                      []struct{ Key, Value string }
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+		if out.User.UserName != "cli-bot" || out.User.CreateDate != "2026-11-29T15:04:05Z" ||
+			len(out.User.Tags) != 2 || out.User.Tags[1].Value != "prod" {
+			t.Fatalf("parsed %+v", out)
+		}
+		if rec.createUser.UserName != "cli-bot" || len(rec.createUser.Tags) != 2 || rec.createUser.Tags[0].Key != "team" {
+			t.Fatalf("decoded %+v", rec.createUser)
+		}
+	})
+
+	t.Run("iam get-user error (query)", func(t *testing.T) {
+		_, stderr, err := runAWS(t, srv.URL, "iam", "get-user", "--user-name", "ghost")
+		if err == nil || !strings.Contains(stderr, "(NoSuchEntity)") ||
+			!strings.Contains(stderr, "The user with name ghost cannot be found.") {
+			t.Fatalf("err=%v stderr=%s", err, stderr)
+		}
+	})
+
+	t.Run("ecr batch-get-image (json)", func(t *testing.T) {
+		stdout, stderr, err := runAWS(t, srv.URL, "ecr", "batch-get-image", "--repository-name", "team/app",
+			"--image-ids", "imageTag=v1", "imageDigest=sha256:abc")
+		if err != nil {
+			t.Fatalf("%v: %s", err, stderr)
+		}
+		var out struct {
+			Images []struct {
+				ImageManifest string
+				ImageID       struct{ ImageTag string } `json:"imageId"`
+			}
+			Failures []struct{ FailureCode string }
+		}
+		if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+		if len(out.Images) != 1 || out.Images[0].ImageManifest != `{"schemaVersion":2}` || out.Images[0].ImageID.ImageTag != "v1" ||
+			len(out.Failures) != 1 || out.Failures[0].FailureCode != "ImageTagDoesNotMatchDigest" {
+			t.Fatalf("parsed %s", stdout)
+		}
+		if len(rec.batchGet.ImageIds) != 2 || *rec.batchGet.ImageIds[1].ImageDigest != "sha256:abc" {
+			t.Fatalf("decoded %+v", rec.batchGet)
+		}
+	})
+
+	t.Run("ecr delete-repository error (json)", func(t *testing.T) {
+		_, stderr, err := runAWS(t, srv.URL, "ecr", "delete-repository", "--repository-name", "nope")
+		if err == nil || !strings.Contains(stderr, "(RepositoryNotFoundException)") || !strings.Contains(stderr, "'nope' does not exist") {
+			t.Fatalf("err=%v stderr=%s", err, stderr)
+		}
+	})
+}
+
+// botoScript drives boto3 against the endpoint given as argv[1] and prints one JSON object.
+const botoScript = `
+import json, sys, boto3, botocore
+ep = sys.argv[1]
+kw = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="secret")
+out = {}
+iam = boto3.client("iam", **kw)
+u = iam.create_user(UserName="boto-bot", Tags=[{"Key": "a", "Value": "1"}])["User"]
+out["user"] = [u["UserName"], u["CreateDate"].isoformat(), u["Tags"][0]["Value"]]
+try:
+    iam.get_user(UserName="ghost")
+except botocore.exceptions.ClientError as e:
+    out["iam_error"] = [e.response["Error"]["Code"], e.response["Error"]["Message"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"].get("Type")]
+sts = boto3.client("sts", **kw)
+r = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/deployer", RoleSessionName="boto",
+                    PolicyArns=[{"arn": "arn:aws:iam::aws:policy/ReadOnly"}], Tags=[{"Key": "p", "Value": "q"}])
+out["assume"] = [r["Credentials"]["SessionToken"], r["Credentials"]["Expiration"].isoformat(), r["AssumedRoleUser"]["Arn"]]
+ecr = boto3.client("ecr", **kw)
+repos = ecr.describe_repositories()["repositories"]
+out["repo"] = [repos[0]["repositoryName"], repos[0]["createdAt"].isoformat(), repos[0]["imageScanningConfiguration"]["scanOnPush"]]
+try:
+    ecr.delete_repository(repositoryName="nope")
+except ecr.exceptions.RepositoryNotFoundException as e:
+    out["ecr_error"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
+org = boto3.client("organizations", **kw)
+s = org.create_account(Email="dev@example.com", AccountName="dev")["CreateAccountStatus"]
+out["account"] = [s["State"], s["RequestedTimestamp"].isoformat()]
+print(json.dumps(out))
+`
+
+func TestBoto3(t *testing.T) {
+	python := needTool(t, "python3")
+	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("boto3 is required in CI: %v", err)
+		}
+		t.Skip("boto3 not installed (set CI=1 to make this a failure)")
+	}
+	rec := &recorded{}
+	srv := httptest.NewServer(newTestEndpoint(t, rec))
+	defer srv.Close()
+	cmd := exec.Command(python, "-c", botoScript, srv.URL)
+	cmd.Env = clientEnv(t)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	var got map[string][]any
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	want := map[string][]any{
+		"user":      {"boto-bot", "2026-11-29T15:04:05+00:00", "1"},
+		"iam_error": {"NoSuchEntity", "The user with name ghost cannot be found.", 404.0, "Sender"},
+		"assume":    {"token<&>", "2026-11-29T16:04:05+00:00", "arn:aws:sts::123456789012:assumed-role/deployer/boto"},
+		"repo":      {"team/app", "2026-11-29T15:04:05.250000+00:00", true},
+		"ecr_error": {"RepositoryNotFoundException", 400.0},
+		"account":   {"IN_PROGRESS", "2026-11-29T15:04:05+00:00"},
+	}
+	for k, w := range want {
+		if !jsonEqual(got[k], w) {
+			t.Errorf("%s: got %v want %v", k, got[k], w)
+		}
+	}
+	if in := rec.assumeRole; len(in.PolicyArns) != 1 || *in.PolicyArns[0].Arn != "arn:aws:iam::aws:policy/ReadOnly" {
+		t.Errorf("boto3 AssumeRole decoded %+v", in)
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
