@@ -48,10 +48,12 @@ type summaryRow struct {
 // goalRow is one target of the project issue checked against the medians.
 type goalRow struct {
 	Scenario string  `json:"scenario"`
+	Metric   string  `json:"metric"`
 	Goal     string  `json:"goal"`
 	Measured float64 `json:"measured"`
 	Ratio    bool    `json:"is_ratio"`
 	Pass     bool    `json:"pass"`
+	Short    string  `json:"-"` // the goal without names, for the medians table: "≥ 1.40×"
 }
 
 // hostInfo describes the machine, since figures only compare within one machine.
@@ -153,7 +155,7 @@ func (rep *report) summarize(scs []*scenario, targets []string) {
 				}
 			}
 			if ok {
-				rep.Goals = append(rep.Goals, goalRow{Scenario: sc.Name, Goal: g.String(unit), Measured: v, Ratio: g.Ratio, Pass: g.met(v)})
+				rep.Goals = append(rep.Goals, goalRow{Scenario: sc.Name, Metric: g.Metric, Short: g.short(), Goal: g.String(unit), Measured: v, Ratio: g.Ratio, Pass: g.met(v)})
 			}
 		}
 	}
@@ -164,6 +166,7 @@ func printRound(w io.Writer, r *round, scs []*scenario, targets []string) {
 	fmt.Fprintf(w, "\nRound %d (order: %s; load average at start %s)\n", r.Round, strings.Join(r.Order, ", "), r.Load)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header(tw, targets)
+	fmt.Fprintln(tw)
 	for _, sc := range scs {
 		for _, m := range sc.Metrics {
 			vals := map[string]float64{}
@@ -183,6 +186,7 @@ func printRound(w io.Writer, r *round, scs []*scenario, targets []string) {
 				}
 			}
 			row(tw, sc.Name, m.Unit, targets, vals, ratio)
+			fmt.Fprintln(tw)
 		}
 	}
 	tw.Flush()
@@ -193,8 +197,17 @@ func printSummary(w io.Writer, rep *report, targets []string) {
 	fmt.Fprintf(w, "\nMedians over %d round(s); ratio = median over rounds of %s/%s\n", len(rep.Rounds), subject, baseline)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header(tw, targets)
+	fmt.Fprintf(tw, "target\tresult\t\n")
 	for _, s := range rep.Summary {
 		row(tw, s.Scenario, s.Unit, targets, s.Medians, s.Ratio)
+		var goals, verdicts []string
+		for _, g := range rep.Goals {
+			if g.Scenario == s.Scenario && g.Metric == s.Metric {
+				goals = append(goals, g.Short)
+				verdicts = append(verdicts, verdict(g.Pass))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t\n", strings.Join(goals, " and "), strings.Join(verdicts, ", "))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "load average before %s, after %s on %d CPUs", rep.Host.LoadBefore, rep.Host.LoadAfter, rep.Host.CPUs)
@@ -209,15 +222,11 @@ func printSummary(w io.Writer, rep *report, targets []string) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario\ttarget\tmeasured\tresult\t\n")
 	for _, g := range rep.Goals {
-		verdict := "MISS"
-		if g.Pass {
-			verdict = "PASS"
-		}
 		measured := num(g.Measured)
 		if g.Ratio {
 			measured = fmt.Sprintf("%.2f×", g.Measured)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", g.Scenario, g.Goal, measured, verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", g.Scenario, g.Goal, measured, verdict(g.Pass))
 	}
 	tw.Flush()
 }
@@ -233,14 +242,23 @@ func busy(loadavg string, cpus int) bool {
 	return err == nil && l > float64(cpus)/2
 }
 
+func verdict(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// header writes the column names up to "ratio"; the caller ends the line.
 func header(tw *tabwriter.Writer, targets []string) {
 	fmt.Fprintf(tw, "scenario\tunit\t")
 	for _, t := range targets {
 		fmt.Fprintf(tw, "%s\t", t)
 	}
-	fmt.Fprintf(tw, "ratio\t\n")
+	fmt.Fprintf(tw, "ratio\t")
 }
 
+// row writes one line's cells up to the ratio; the caller ends the line.
 func row(tw *tabwriter.Writer, scenario, unit string, targets []string, vals map[string]float64, ratio *float64) {
 	fmt.Fprintf(tw, "%s\t%s\t", scenario, unit)
 	for _, t := range targets {
@@ -251,9 +269,9 @@ func row(tw *tabwriter.Writer, scenario, unit string, targets []string, vals map
 		}
 	}
 	if ratio != nil {
-		fmt.Fprintf(tw, "%.2f×\t\n", *ratio)
+		fmt.Fprintf(tw, "%.2f×\t", *ratio)
 	} else {
-		fmt.Fprintf(tw, "-\t\n")
+		fmt.Fprintf(tw, "-\t")
 	}
 }
 

@@ -44,6 +44,18 @@ func (g goal) String(unit string) string {
 	return fmt.Sprintf("%s %s %s %g", subject, unit, op, g.Value)
 }
 
+// short renders the goal without names: "≥ 1.40×", "≤ 10".
+func (g goal) short() string {
+	op := "≥"
+	if g.AtMost {
+		op = "≤"
+	}
+	if g.Ratio {
+		return fmt.Sprintf("%s %.2f×", op, g.Value)
+	}
+	return fmt.Sprintf("%s %g", op, g.Value)
+}
+
 // met reports whether v satisfies the goal.
 func (g goal) met(v float64) bool {
 	if g.AtMost {
