@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,13 +30,21 @@ type testRegistry struct {
 	meta  store.Store
 	blobs blob.Store
 	repo  store.Repository // 111122223333/team/app, created up front
+
+	closeMeta func() error
 }
 
 const testRepo = "/v2/111122223333/team/app"
 
 func newTestRegistry(t testing.TB, configure func(*Config)) *testRegistry {
 	t.Helper()
-	dir := t.TempDir()
+	return openTestRegistry(t, t.TempDir(), configure)
+}
+
+// openTestRegistry starts a handler over the stores in dir, creating them (and the test
+// repository) when they are new; a second call on the same dir is a restart.
+func openTestRegistry(t testing.TB, dir string, configure func(*Config)) *testRegistry {
+	t.Helper()
 	blobs, err := blobfs.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +53,8 @@ func newTestRegistry(t testing.TB, configure func(*Config)) *testRegistry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { meta.Close() })
+	closeMeta := sync.OnceValue(meta.Close) // Close may run early (a restart) and at cleanup
+	t.Cleanup(func() { closeMeta() })
 	cfg := Config{
 		Blobs:  blobs,
 		Store:  meta,
@@ -56,10 +67,13 @@ func newTestRegistry(t testing.TB, configure func(*Config)) *testRegistry {
 	srv := httptest.NewServer(New(cfg))
 	t.Cleanup(srv.Close)
 	repo, err := meta.CreateRepository(context.Background(), testAccount, "team/app")
+	if errors.Is(err, store.ErrRepositoryExists) {
+		repo, err = meta.GetRepository(context.Background(), testAccount, "team/app")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testRegistry{t: t, srv: srv, meta: meta, blobs: blobs, repo: repo}
+	return &testRegistry{t: t, srv: srv, meta: meta, blobs: blobs, repo: repo, closeMeta: closeMeta}
 }
 
 // response is a finished exchange.

@@ -371,3 +371,28 @@ func TestCrossRepositoryMount(t *testing.T) {
 	tr.do("HEAD", testRepo+"/blobs/"+d2.String(), nil).expect(t, http.StatusOK)
 	tr.do("POST", testRepo+"/blobs/uploads/?mount="+missing.String(), nil).expect(t, http.StatusAccepted)
 }
+
+// Upload sessions live in the stores, not in the process: a restarted registry resumes them.
+func TestUploadSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	content := randomBytes(t, 3000)
+	d := digest.FromBytes(content)
+
+	first := openTestRegistry(t, dir, nil)
+	loc := first.do("POST", testRepo+"/blobs/uploads/", nil).expect(t, http.StatusAccepted).Header.Get("Location")
+	first.do("PATCH", loc, content[:1000], "Content-Range", "0-999").expect(t, http.StatusAccepted)
+	first.srv.Close()
+	if err := first.closeMeta(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := openTestRegistry(t, dir, nil)
+	if got := second.do("GET", loc, nil).expect(t, http.StatusNoContent).Header.Get("Range"); got != "0-999" {
+		t.Fatalf("Range after restart %q", got)
+	}
+	second.do("PATCH", loc, content[1000:], "Content-Range", "1000-2999").expect(t, http.StatusAccepted)
+	second.do("PUT", loc+"?digest="+d.String(), nil).expect(t, http.StatusCreated)
+	if g := second.do("GET", testRepo+"/blobs/"+d.String(), nil).expect(t, http.StatusOK); !bytes.Equal(g.body, content) {
+		t.Fatal("content differs after restart")
+	}
+}
