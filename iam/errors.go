@@ -15,14 +15,11 @@ const (
 	CodeDeleteConflict            = "DeleteConflict"
 	CodeInvalidInput              = "InvalidInput"
 	CodeInvalidAuthenticationCode = "InvalidAuthenticationCode"
-	CodePolicyNotAttachable       = "PolicyNotAttachable"
 	CodeExpiredToken              = "ExpiredTokenException"
 	// Organizations.
 	CodeAccountNotFound           = "AccountNotFoundException"
 	CodeOrganizationsNotInUse     = "AWSOrganizationsNotInUseException"
-	CodeAlreadyInOrganization     = "AlreadyInOrganizationException"
 	CodeEmailAlreadyExists        = "EMAIL_ALREADY_EXISTS" // a CreateAccountStatus FailureReason
-	CodeOrganizationsConstraint   = "ConstraintViolationException"
 	CodeOrganizationsInvalidInput = "InvalidInputException"
 )
 
@@ -36,13 +33,10 @@ var httpStatus = map[string]int{
 	CodeDeleteConflict:            409,
 	CodeInvalidInput:              400,
 	CodeInvalidAuthenticationCode: 403,
-	CodePolicyNotAttachable:       400,
 	CodeExpiredToken:              400,
 	CodeAccountNotFound:           400,
 	CodeOrganizationsNotInUse:     400,
-	CodeAlreadyInOrganization:     400,
 	CodeEmailAlreadyExists:        400,
-	CodeOrganizationsConstraint:   400,
 	CodeOrganizationsInvalidInput: 400,
 }
 
@@ -153,7 +147,8 @@ func ErrNoSuchMFADevice(serial string) *Error {
 	return NoSuchEntity("VirtualMFADevice with serial number %s doesn't exist.", serial)
 }
 
-func ErrNoSuchAccount(id string) *Error {
+// ErrNoSuchAccount is Organizations' answer for an unknown account id (its text names no id).
+func ErrNoSuchAccount(string) *Error {
 	return newError(CodeAccountNotFound, "You specified an account that doesn't exist.")
 }
 

@@ -418,3 +418,23 @@ func TestTags(t *testing.T) {
 		t.Fatalf("role tags %+v", r.Tags)
 	}
 }
+
+func TestUpdateEntity(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	must[*iam.User](t)(f.CreateUser(ctx, CreateUserInput{Account: f.acct, Name: "alice"}))
+	must[*iam.User](t)(f.CreateUser(ctx, CreateUserInput{Account: f.acct, Name: "bob"}))
+	key := must[*iam.NewAccessKey](t)(f.CreateAccessKey(ctx, f.acct, "alice"))
+	wantMessage(t, f.UpdateEntity(ctx, UpdateEntityInput{Ref: user(f.acct, "alice"), NewName: "BOB"}), iam.CodeEntityAlreadyExists, "User with name BOB already exists.")
+	wantCode(t, f.UpdateEntity(ctx, UpdateEntityInput{Ref: user(f.acct, "alice"), NewPath: "bad"}), iam.CodeValidationError)
+	wantCode(t, f.UpdateEntity(ctx, UpdateEntityInput{Ref: user(f.acct, "nobody"), NewName: "x"}), iam.CodeNoSuchEntity)
+	ok(t, f.UpdateEntity(ctx, UpdateEntityInput{Ref: user(f.acct, "alice"), NewName: "alicia", NewPath: "/eng/"}))
+	c := must[*iam.Credential](t)(f.LookupCredential(ctx, key.ID))
+	if c.Principal.ARN != iam.UserARN(f.acct, "/eng/", "alicia") || c.Principal.UserName != "alicia" {
+		t.Fatalf("principal after rename %+v", c.Principal)
+	}
+	ok(t, f.UpdateEntity(ctx, UpdateEntityInput{Ref: user(f.acct, "alicia"), NewName: "Alicia"})) // case change of itself
+	must[*iam.Group](t)(f.CreateGroup(ctx, f.acct, "devs", ""))
+	ok(t, f.UpdateEntity(ctx, UpdateEntityInput{Ref: group(f.acct, "devs"), NewName: "developers"}))
+	must[*iam.Group](t)(f.CreateGroup(ctx, f.acct, "devs", "")) // the old name is free again
+}
