@@ -68,12 +68,12 @@ func TestConditionOperators(t *testing.T) {
 		{`{"StringLike":{"aws:username":"a?ice"}}`, true},
 		{`{"StringLike":{"aws:username":"A*"}}`, false},
 		{`{"StringNotLike":{"aws:username":"b*"}}`, true},
-		{`{"StringEquals":{"aws:missing":"x"}}`, false},                 // missing key: positive is false
-		{`{"StringNotEquals":{"aws:missing":"x"}}`, true},               // negated is true
-		{`{"StringEqualsIfExists":{"aws:missing":"x"}}`, true},          // IfExists: missing is true
-		{`{"StringEqualsIfExists":{"aws:username":"bob"}}`, false},      // present: evaluated
+		{`{"StringEquals":{"aws:missing":"x"}}`, false},                                             // missing key: positive is false
+		{`{"StringNotEquals":{"aws:missing":"x"}}`, true},                                           // negated is true
+		{`{"StringEqualsIfExists":{"aws:missing":"x"}}`, true},                                      // IfExists: missing is true
+		{`{"StringEqualsIfExists":{"aws:username":"bob"}}`, false},                                  // present: evaluated
 		{`{"StringEquals":{"aws:username":"alice"},"Bool":{"aws:SecureTransport":"false"}}`, false}, // operators AND
-		{`{"StringEquals":{"aws:username":"alice","aws:PrincipalTag/team":"Payments"}}`, true},     // keys AND, tag key case
+		{`{"StringEquals":{"aws:username":"alice","aws:PrincipalTag/team":"Payments"}}`, true},      // keys AND, tag key case
 		{`{"StringEquals":{"aws:username":"alice","aws:PrincipalTag/team":"payments"}}`, false},
 		{`{"NumericLessThan":{"aws:MultiFactorAuthAge":"3600"}}`, true},
 		{`{"NumericLessThan":{"aws:MultiFactorAuthAge":3600}}`, true}, // unquoted number
