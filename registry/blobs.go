@@ -2,6 +2,7 @@ package registry
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -46,10 +47,49 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) erro
 		return err
 	}
 	defer content.Close()
-	// ServeContent answers Range requests (206, 416) and If-None-Match against the ETag.
-	http.ServeContent(w, r, "", time.Time{}, content)
+	// ServeContent answers Range requests (206, 416) and If-None-Match against the ETag,
+	// and hands the file to sendfile.
+	http.ServeContent(&rangeErrorWriter{ResponseWriter: w, size: size}, r, "", time.Time{}, content)
 	return nil
 }
+
+// rangeErrorWriter turns ServeContent's plain-text 416 into the spec's JSON error form and
+// passes everything else through (ReadFrom included, so sendfile still applies).
+type rangeErrorWriter struct {
+	http.ResponseWriter
+	size   int64
+	failed bool
+}
+
+func (w *rangeErrorWriter) WriteHeader(status int) {
+	if status != http.StatusRequestedRangeNotSatisfiable {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.failed = true
+	w.Header().Del("X-Content-Type-Options")
+	writeError(w.ResponseWriter, newError(CodeSizeInvalid, status,
+		"requested range not satisfiable: the blob has %d bytes", w.size))
+}
+
+func (w *rangeErrorWriter) Write(p []byte) (int, error) {
+	if w.failed {
+		return len(p), nil // ServeContent's own message; the JSON error is already sent
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *rangeErrorWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.failed {
+		return io.Copy(io.Discard, r)
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+func (w *rangeErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // deleteBlob answers DELETE of /v2/ACCOUNT/NAME/blobs/DIGEST: the repository's link goes;
 // the bytes stay until garbage collection finds them unreferenced.

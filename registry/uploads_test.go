@@ -320,8 +320,11 @@ func TestBlobRangeRead(t *testing.T) {
 	if !bytes.Equal(r.body, content[2000:]) {
 		t.Error("range past the end")
 	}
-	tr.do("GET", path, nil, "Range", "bytes=5000-10000").expect(t, http.StatusRequestedRangeNotSatisfiable)
-	tr.do("GET", path, nil, "Range", "bytes=500-0").expect(t, http.StatusRequestedRangeNotSatisfiable)
+	bad := tr.do("GET", path, nil, "Range", "bytes=5000-10000").expectError(t, http.StatusRequestedRangeNotSatisfiable, CodeSizeInvalid)
+	if bad.Header.Get("Content-Range") != "bytes */2048" {
+		t.Errorf("416 Content-Range %q", bad.Header.Get("Content-Range"))
+	}
+	tr.do("GET", path, nil, "Range", "bytes=500-0").expectError(t, http.StatusRequestedRangeNotSatisfiable, CodeSizeInvalid)
 	tr.do("GET", path, nil, "If-None-Match", `"`+d.String()+`"`).expect(t, http.StatusNotModified)
 }
 
