@@ -23,10 +23,11 @@ type EntityRef struct {
 }
 
 // PolicyKind tells the policy validator which grammar and limits a document must meet.
-type PolicyKind int
+// The values equal those of policy.Kind for the same kinds, so policy.Kind(k) converts.
+type PolicyKind uint8
 
 const (
-	PolicyManaged PolicyKind = iota
+	PolicyManaged PolicyKind = iota + 1
 	PolicyInlineUser
 	PolicyInlineGroup
 	PolicyInlineRole
@@ -36,7 +37,11 @@ const (
 )
 
 func (k PolicyKind) String() string {
-	return [...]string{"managed", "inline-user", "inline-group", "inline-role", "trust", "boundary", "session"}[k]
+	names := [...]string{"managed", "inline-user", "inline-group", "inline-role", "trust", "boundary", "session"}
+	if k < PolicyManaged || int(k) > len(names) {
+		return "unknown"
+	}
+	return names[k-1]
 }
 
 // InlineKind is the policy kind of inline policies embedded in an entity of kind e.

@@ -29,7 +29,8 @@ type Config struct {
 	// KeyPath is the secrets-at-rest key file, e.g. DATA/iam.key; created 0600 if missing.
 	KeyPath string
 	// ValidatePolicy checks a policy document of a given kind; the wiring sets it to the policy engine.
-	// An error that is not an *iam.Error becomes MalformedPolicyDocument with the error's text.
+	// An *iam.Error is returned as it is; an error with a Code() string method (the policy engine's
+	// MalformedError and SizeError) keeps that code; any other error becomes MalformedPolicyDocument.
 	ValidatePolicy func(doc string, kind iam.PolicyKind) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -263,6 +264,10 @@ func (s *Service) checkPolicy(field, doc string, kind iam.PolicyKind) error {
 		var e *iam.Error
 		if errors.As(err, &e) {
 			return e
+		}
+		var coded interface{ Code() string }
+		if errors.As(err, &coded) && coded.Code() != "" {
+			return &iam.Error{Code: coded.Code(), Message: err.Error()}
 		}
 		return iam.Malformed(err.Error())
 	}

@@ -660,6 +660,10 @@ func (s *Service) PutInlinePolicy(ctx context.Context, ref iam.EntityRef, name, 
 	if err := v.Err(); err != nil {
 		return err
 	}
+	// One document over the quota fails before the engine sees it, with the entity in the message.
+	if limit := inlineLimit(ref.Kind); iam.PolicySize(doc) > limit {
+		return iam.LimitExceeded("Maximum policy size of %d bytes exceeded for %s %s", limit, ref.Kind, ref.Name)
+	}
 	if err := s.checkPolicy("policyDocument", doc, ref.Kind.InlineKind()); err != nil {
 		return err
 	}
