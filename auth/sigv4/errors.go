@@ -50,7 +50,9 @@ func (e *Error) JSONCode() string { return jsonCodes[e.code] }
 // Message is the human-readable text AWS sends with the code.
 func (e *Error) Message() string { return e.message }
 
-// HTTPStatus is the status code of the error response.
+// HTTPStatus is the status code of the error response: 400 for
+// IncompleteSignature and RequestExpired (and for a request signed both in the
+// header and the query), 403 for the rest, as AWS's query APIs answer.
 func (e *Error) HTTPStatus() int { return e.status }
 
 // CanonicalRequest is the canonical request the verifier computed when the
