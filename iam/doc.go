@@ -1,6 +1,3 @@
-// Package iam is Coffer's identity domain: accounts and their organization, users, groups, roles,
-// policies, access keys, MFA devices and sessions, with AWS's ids, ARNs, naming rules, quotas and errors.
-//
-// Persistence lives in iam/iamsql. The AWS managed policies under managed/ are AWS's published
-// documents; ReadOnlyAccess reflects its version v182 (updated 2026-04-03).
+// Package iam is Coffer's identity domain: accounts, users, groups, roles, policies, keys, MFA and sessions,
+// with AWS's ids, ARNs, naming rules, quotas, errors and built-in managed policies (ReadOnlyAccess as of v182).
 package iam

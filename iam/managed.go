@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// The files under managed/ hold AWS's published documents and metadata of each built-in policy;
+// ReadOnlyAccess is version v182 (updated by AWS 2026-04-03). Policy ids are derived, AWS does not publish them.
+//
 //go:embed managed/*.json
 var managedFiles embed.FS
 

@@ -289,3 +289,29 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		t.Fatalf("%d groups, want 20", len(gs))
 	}
 }
+
+func TestIssuingSessionsKeepsCachesWarm(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	must[*iam.User](t)(f.CreateUser(ctx, CreateUserInput{Account: f.acct, Name: "alice"}))
+	must[*iam.Role](t)(f.CreateRole(ctx, CreateRoleInput{Account: f.acct, Name: "ci", AssumeRolePolicy: trustAccount(f.acct)}))
+	c := must[*iam.Credential](t)(f.LookupCredential(ctx, f.org.RootKey.ID))
+	gen := f.Generation()
+	s1 := must[*iam.Session](t)(f.AssumeRole(ctx, iam.AssumeRoleInput{RoleARN: iam.RoleARN(f.acct, "/", "ci"), SessionName: "one"}))
+	must[*iam.Session](t)(f.GetSessionToken(ctx, iam.SessionTokenInput{Account: f.acct, UserName: "alice"}))
+	if f.Generation() != gen {
+		t.Fatal("issuing sessions moved the generation")
+	}
+	if again := must[*iam.Credential](t)(f.LookupCredential(ctx, f.org.RootKey.ID)); again != c {
+		t.Fatal("cache dropped by issuing sessions")
+	}
+	// The new session is found at once (misses are never cached), and expiring it does move the generation.
+	must[*iam.Credential](t)(f.LookupCredential(ctx, s1.AccessKeyID))
+	ok(t, f.ExpireSession(ctx, s1.AccessKeyID))
+	if f.Generation() == gen {
+		t.Fatal("expiring a session did not move the generation")
+	}
+	if c := must[*iam.Credential](t)(f.LookupCredential(ctx, s1.AccessKeyID)); !c.Expired(f.clock.Now()) {
+		t.Fatal("stale cached session after ExpireSession")
+	}
+}

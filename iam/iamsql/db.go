@@ -214,6 +214,13 @@ func (s *Service) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// writeAdditive runs fn in one immediate transaction without moving the generation. It is for
+// writes that cannot change any answer already given (issuing a new session, whose id nobody has
+// looked up yet; removing sessions that have already expired), so caches stay warm under STS load.
+func (s *Service) writeAdditive(ctx context.Context, fn func(*sql.Tx) error) error {
+	return inTx(ctx, s.writer, fn)
+}
+
 // read runs fn in one deferred (snapshot) transaction.
 func (s *Service) read(ctx context.Context, fn func(*sql.Tx) error) error {
 	return inTx(ctx, s.reader, fn)
@@ -237,7 +244,8 @@ func (s *Service) advance(gen uint64) {
 	}
 }
 
-// Generation moves forward on every committed write by this process (and on SyncGeneration).
+// Generation moves forward on every committed write by this process that can change an answer
+// already given (and on SyncGeneration).
 // Results of the lookup methods carry the generation they were read at; a cache entry is good while
 // its generation equals Generation().
 func (s *Service) Generation() uint64 { return s.generation.Load() }

@@ -75,7 +75,7 @@ func (s *Service) AssumeRole(ctx context.Context, in iam.AssumeRoleInput) (*iam.
 		return nil, &iam.Error{Code: iam.CodeValidationError, Message: fmt.Sprintf("%s is invalid", in.RoleARN)}
 	}
 	var out *iam.Session
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeAdditive(ctx, func(tx *sql.Tx) error {
 		role, err := loadEntity(ctx, tx, iam.EntityRef{Account: res.Account, Kind: iam.KindRole, Name: res.Name})
 		if err != nil {
 			return err
@@ -175,7 +175,7 @@ func (s *Service) GetSessionToken(ctx context.Context, in iam.SessionTokenInput)
 			in.DurationSeconds, iam.MinSessionDuration, max)}
 	}
 	var out *iam.Session
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeAdditive(ctx, func(tx *sql.Tx) error {
 		owner, err := principalOwner(ctx, tx, in.Account, in.UserName)
 		if err != nil {
 			return err
@@ -299,7 +299,7 @@ func (s *Service) ExpireSession(ctx context.Context, id string) error {
 // DeleteExpiredSessions removes sessions that expired before now and reports how many went.
 func (s *Service) DeleteExpiredSessions(ctx context.Context) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeAdditive(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM iam_sessions WHERE expires_at <= $1`, s.nowMS())
 		if err != nil {
 			return err
