@@ -38,7 +38,7 @@ func (e *SizeError) Error() string {
 		return fmt.Sprintf("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to %d", e.Limit)
 	case KindRepository, KindRegistry:
 		return fmt.Sprintf("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Member must have length less than or equal to %d'", e.Limit)
-	case KindSCP:
+	case KindSCP, KindRCP:
 		return fmt.Sprintf("The provided policy document exceeds the maximum size of %d characters.", e.Limit)
 	}
 	return fmt.Sprintf("policy size %d exceeds the limit of %d", e.Size, e.Limit)
@@ -51,7 +51,7 @@ func (e *SizeError) Code() string {
 		return "ValidationError"
 	case KindRepository, KindRegistry:
 		return "InvalidParameterException"
-	case KindSCP:
+	case KindSCP, KindRCP:
 		return "ConstraintViolationException"
 	}
 	return "LimitExceeded"

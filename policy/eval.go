@@ -19,7 +19,12 @@ type PolicySet struct {
 	Resource *Policy   // resource-based policy (repository policy, trust policy, ...)
 	// SCP holds the service control policies of the principal's account, one slice per
 	// level of the organization path (root, OUs..., account). Each level needs an Allow.
+	// SCPs apply to IAM principals of member accounts; leave SCP empty for the management
+	// account, service-linked roles, anonymous callers and service principals.
 	SCP [][]*Policy
+	// RCP holds the resource control policies of the resource's account, one slice per
+	// level like SCP. They bind every caller except AWS service principals.
+	RCP [][]*Policy
 }
 
 // Outcome is the final answer.
@@ -53,9 +58,10 @@ const (
 	SourceSession
 	SourceSCP
 	SourceTrust
+	SourceRCP
 )
 
-var sourcePhrases = [...]string{"", "identity-based", "resource-based", "permissions boundary", "session", "service control", "role trust"}
+var sourcePhrases = [...]string{"", "identity-based", "resource-based", "permissions boundary", "session", "service control", "role trust", "resource control"}
 
 // Phrase names the policy type as AccessDenied messages do.
 func (s Source) Phrase() string { return sourcePhrases[s] }
@@ -245,6 +251,20 @@ func Evaluate(req *Request, set *PolicySet) Decision {
 		}
 		scpAllowed = scpAllowed && levelAllowed
 	}
+	rcpAllowed := true
+	if req.Principal.Type != PrincipalService {
+		for _, level := range set.RCP {
+			levelAllowed := false
+			for _, p := range level {
+				d, a := scan(p, &r)
+				if d.found() {
+					return decided(ExplicitDeny, SourceRCP, d)
+				}
+				levelAllowed = levelAllowed || a.found()
+			}
+			rcpAllowed = rcpAllowed && levelAllowed
+		}
+	}
 	var resAllow hit
 	resGrant := grantNone
 	resSource := SourceResource
@@ -287,6 +307,9 @@ func Evaluate(req *Request, set *PolicySet) Decision {
 		}
 	}
 
+	if !rcpAllowed {
+		return decided(ImplicitDeny, SourceRCP, hit{})
+	}
 	p := &req.Principal
 	if p.Type == PrincipalAnonymous || p.Type == PrincipalService || p.Type == PrincipalWebIdentity {
 		// No identity side: only the resource policy can allow.

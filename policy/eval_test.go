@@ -231,6 +231,7 @@ func TestEvaluationLayers(t *testing.T) {
 	denyAll := mustParse(t, KindSCP, `{"Version":"2012-10-17","Statement":{"Sid":"NoEcr","Effect":"Deny","Action":"ecr:*","Resource":"*"}}`)
 	scpAll := mustParse(t, KindSCP, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}`)
 	scpS3 := mustParse(t, KindSCP, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`)
+	rcpDeny := mustParse(t, KindRCP, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"ecr:*","Resource":"*","Condition":{"StringNotEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}}`)
 	sessionPull := mustParse(t, KindSession, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:BatchGetImage","Resource":"*"}}`)
 	sessionPush := mustParse(t, KindSession, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:PutImage","Resource":"*"}}`)
 	repo := func(principal string) *Policy {
@@ -245,6 +246,10 @@ func TestEvaluationLayers(t *testing.T) {
 		want      Outcome
 		source    Source
 	}{
+		{"RCP deny binds even a named caller", Principal{}, PolicySet{Resource: repo(`{"AWS":"` + aliceRN + `"}`), RCP: [][]*Policy{{rcpDeny}}}, ExplicitDeny, SourceRCP},
+		{"RCP level without Allow", Principal{}, PolicySet{Identity: []*Policy{allowAll}, RCP: [][]*Policy{{scpS3}}}, ImplicitDeny, SourceRCP},
+		{"RCP full access", Principal{}, PolicySet{Identity: []*Policy{allowAll}, RCP: [][]*Policy{{scpAll}}}, Allowed, SourceIdentity},
+		{"RCP binds anonymous callers", Principal{Type: PrincipalAnonymous}, PolicySet{Resource: repo(`"*"`), RCP: [][]*Policy{{rcpDeny}}}, ExplicitDeny, SourceRCP},
 		{"SCP deny wins", Principal{}, PolicySet{Identity: []*Policy{allowAll}, SCP: [][]*Policy{{denyAll}}}, ExplicitDeny, SourceSCP},
 		{"SCP allows at every level", Principal{}, PolicySet{Identity: []*Policy{allowAll}, SCP: [][]*Policy{{scpAll}, {scpAll}}}, Allowed, SourceIdentity},
 		{"SCP level without Allow", Principal{}, PolicySet{Identity: []*Policy{allowAll}, SCP: [][]*Policy{{scpAll}, {scpS3}}}, ImplicitDeny, SourceSCP},

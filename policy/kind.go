@@ -17,12 +17,13 @@ const (
 	KindRepository                  // ECR repository policy
 	KindRegistry                    // ECR registry policy
 	KindSCP                         // Organizations service control policy
+	KindRCP                         // Organizations resource control policy
 )
 
 var kindNames = map[Kind]string{
 	KindManaged: "managed", KindInlineUser: "inline-user", KindInlineGroup: "inline-group",
 	KindInlineRole: "inline-role", KindTrust: "trust", KindBoundary: "boundary", KindSession: "session",
-	KindRepository: "repository", KindRegistry: "registry", KindSCP: "scp",
+	KindRepository: "repository", KindRegistry: "registry", KindSCP: "scp", KindRCP: "rcp",
 }
 
 func (k Kind) String() string {
@@ -39,7 +40,7 @@ func (k Kind) SizeLimit() int {
 		return 6144
 	case KindInlineUser, KindTrust, KindSession:
 		return 2048
-	case KindInlineGroup, KindSCP:
+	case KindInlineGroup, KindSCP, KindRCP:
 		return 5120
 	case KindInlineRole, KindRepository, KindRegistry:
 		return 10240
@@ -51,7 +52,7 @@ func (k Kind) SizeLimit() int {
 // for identity, boundary and trust policies; STS, ECR and Organizations count every character.
 func (k Kind) CountsWhitespace() bool {
 	switch k {
-	case KindSession, KindRepository, KindRegistry, KindSCP:
+	case KindSession, KindRepository, KindRegistry, KindSCP, KindRCP:
 		return true
 	}
 	return false

@@ -326,6 +326,14 @@ func checkSyntax(root *jnode, p *Policy) ([]*jnode, error) {
 	return stmts, nil
 }
 
+func isStarPrincipal(n *jnode) bool {
+	if n.kind == 's' {
+		return n.str == "*"
+	}
+	aws := n.get("AWS")
+	return len(n.keys) == 1 && aws != nil && len(stringsOf(aws)) == 1 && stringsOf(aws)[0] == "*"
+}
+
 func isStringOrList(n *jnode) bool {
 	switch n.kind {
 	case 's':
@@ -516,6 +524,13 @@ func checkKindRules(stmts []*jnode, kind Kind) error {
 		default:
 			if !hasResource || len(stringsOf(st.get("Resource")))+len(stringsOf(st.get("NotResource"))) == 0 {
 				return malformed("Policy statement must contain resources.")
+			}
+			if kind == KindRCP {
+				// RCPs name every caller: the only Principal they accept is "*".
+				if pn := st.get("Principal"); st.get("NotPrincipal") != nil || (pn != nil && !isStarPrincipal(pn)) {
+					return malformed("The provided policy document does not meet the requirements of the specified policy type.")
+				}
+				continue
 			}
 			if hasPrincipal {
 				return malformed("Policy document should not specify a principal.")

@@ -54,6 +54,11 @@ func Simulate(req *Request, set *PolicySet) Simulation {
 			visit(p, SourceSCP)
 		}
 	}
+	for _, level := range set.RCP {
+		for _, p := range level {
+			visit(p, SourceRCP)
+		}
+	}
 	if set.Resource != nil {
 		src := SourceResource
 		if set.Resource.kind == KindTrust {

@@ -55,6 +55,7 @@ func TestMalformedMessages(t *testing.T) {
 		{"bad Principal block", KindRepository, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"User":"x"},"Action":"ecr:*"}}`, "Syntax errors in policy."},
 		{"Resource in trust policy", KindTrust, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole","Resource":"*"}}`, "Has prohibited field Resource."},
 		{"non-STS action in trust policy", KindTrust, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:GetObject"}}`, "Trust Policy statement actions can only be sts:AssumeRole, sts:AssumeRoleWithSAML,  and sts:AssumeRoleWithWebIdentity"},
+		{"named Principal in RCP", KindRCP, `{"Version":"2012-10-17","Statement":{"Principal":{"AWS":"111122223333"},` + ok + `}}`, "The provided policy document does not meet the requirements of the specified policy type."},
 		{"Principal in SCP", KindSCP, `{"Version":"2012-10-17","Statement":{"Principal":{"AWS":"*"},` + ok + `}}`, "Policy document should not specify a principal."},
 	}
 	for _, c := range cases {
@@ -105,7 +106,7 @@ func sizedDoc(kind Kind, n, pad int) []byte {
 
 func TestSizeLimits(t *testing.T) {
 	limits := map[Kind]int{KindManaged: 6144, KindBoundary: 6144, KindInlineUser: 2048, KindInlineGroup: 5120,
-		KindInlineRole: 10240, KindTrust: 2048, KindSession: 2048, KindRepository: 10240, KindRegistry: 10240, KindSCP: 5120}
+		KindInlineRole: 10240, KindTrust: 2048, KindSession: 2048, KindRepository: 10240, KindRegistry: 10240, KindSCP: 5120, KindRCP: 5120}
 	for kind, limit := range limits {
 		if kind.SizeLimit() != limit {
 			t.Errorf("%v: limit %d, want %d", kind, kind.SizeLimit(), limit)
