@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -336,31 +337,123 @@ func (c *client) putManifest(ctx context.Context, repo, ref, mediaType string, b
 	return nil
 }
 
-// manifest asks HEAD or GET for the manifest at ref and checks the status, the digest header
-// (when the registry sends one) and, for GET, the body size.
-func (c *client) manifest(ctx context.Context, method, repo, ref string, want blobSpec) error {
+// manifestRequest builds a HEAD or GET of the manifest at ref, as container clients send it.
+func (c *client) manifestRequest(ctx context.Context, method, repo, ref string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.url("/v2/"+repo+"/manifests/"+ref), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", manifestAccept)
+	if c.authz != "" {
+		req.Header.Set("Authorization", c.authz)
+	}
+	return req, nil
+}
+
+// manifest asks HEAD or GET for the manifest at ref and checks the answer.
+func (c *client) manifest(ctx context.Context, method, repo, ref string, want blobSpec) error {
+	req, err := c.manifestRequest(ctx, method, repo, ref)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", manifestAccept)
 	resp, err := c.do(req)
 	if err != nil {
 		return err
 	}
+	return c.checkManifest(resp, want)
+}
+
+// checkManifest checks a manifest response: status 200, the digest header (when the
+// registry sends one) and, for GET, the body size. It reads and closes the body.
+func (c *client) checkManifest(resp *http.Response, want blobSpec) error {
 	if err := c.check(resp, http.StatusOK); err != nil {
 		return err
 	}
+	method, path := resp.Request.Method, resp.Request.URL.Path
 	n, err := io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return fmt.Errorf("%s: %s %s: reading body: %w", c.name, method, req.URL.Path, err)
+		return fmt.Errorf("%s: %s %s: reading body: %w", c.name, method, path, err)
 	}
 	if d := resp.Header.Get("Docker-Content-Digest"); d != "" && d != want.Digest {
-		return fmt.Errorf("%s: %s %s: Docker-Content-Digest %s, want %s", c.name, method, req.URL.Path, d, want.Digest)
+		return fmt.Errorf("%s: %s %s: Docker-Content-Digest %s, want %s", c.name, method, path, d, want.Digest)
 	}
 	if method == http.MethodGet && n != want.Size {
-		return fmt.Errorf("%s: GET %s: got %d bytes, want %d", c.name, req.URL.Path, n, want.Size)
+		return fmt.Errorf("%s: GET %s: got %d bytes, want %d", c.name, path, n, want.Size)
 	}
 	return nil
+}
+
+// conn is one keep-alive HTTP/1.1 connection that a single load worker drives itself,
+// sending one fixed request again and again. It skips http.Client's per-connection read and
+// write goroutines, which on a small machine cost the client about half the CPU the server
+// spends on a manifest request; the request bytes are rendered once.
+type conn struct {
+	c       *client
+	req     *http.Request
+	wire    []byte // req as sent
+	nc      net.Conn
+	r       *bufio.Reader
+	timeout time.Duration
+}
+
+// newConn prepares a connection for repeating req (not dialed until the first request).
+func (c *client) newConn(req *http.Request) (*conn, error) {
+	var b bytes.Buffer
+	if err := req.Write(&b); err != nil {
+		return nil, err
+	}
+	return &conn{c: c, req: req, wire: b.Bytes(), timeout: 30 * time.Second}, nil
+}
+
+// roundTrip sends the request once and returns the response, whose body the caller reads
+// and closes before the next roundTrip. A connection the server closed while idle is
+// redialed once.
+func (k *conn) roundTrip() (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		fresh := k.nc == nil
+		if fresh {
+			nc, err := net.DialTimeout("tcp", k.c.base.Host, 5*time.Second)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k.c.name, err)
+			}
+			k.nc, k.r = nc, bufio.NewReaderSize(nc, 16<<10)
+		}
+		_ = k.nc.SetDeadline(time.Now().Add(k.timeout))
+		_, err := k.nc.Write(k.wire)
+		var resp *http.Response
+		if err == nil {
+			resp, err = http.ReadResponse(k.r, k.req)
+		}
+		if err == nil {
+			if resp.Close {
+				resp.Body = closeAfter{resp.Body, k}
+			}
+			return resp, nil
+		}
+		k.close()
+		if fresh || attempt > 0 {
+			return nil, fmt.Errorf("%s: %s %s: %w", k.c.name, k.req.Method, k.req.URL.Path, err)
+		}
+	}
+}
+
+// close drops the connection; the next roundTrip dials again.
+func (k *conn) close() {
+	if k.nc != nil {
+		k.nc.Close()
+		k.nc, k.r = nil, nil
+	}
+}
+
+// closeAfter closes the connection when a "Connection: close" response's body is closed.
+type closeAfter struct {
+	io.ReadCloser
+	k *conn
+}
+
+func (c closeAfter) Close() error {
+	err := c.ReadCloser.Close()
+	c.k.close()
+	return err
 }

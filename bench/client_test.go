@@ -22,6 +22,13 @@ import (
 // itself, so rss-upload reads the test's own memory.
 func testInstance(t *testing.T, wrap func(http.Handler) http.Handler) *instance {
 	t.Helper()
+	inst, _ := testServer(t, wrap)
+	return inst
+}
+
+// testServer is testInstance that also returns the HTTP server.
+func testServer(t *testing.T, wrap func(http.Handler) http.Handler) (*instance, *httptest.Server) {
+	t.Helper()
 	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	if wrap != nil {
 		h = wrap(h)
@@ -36,7 +43,7 @@ func testInstance(t *testing.T, wrap func(http.Handler) http.Handler) *instance 
 	return &instance{
 		target: &target{Name: "test", Repo: "111122223333/bench/app"},
 		pid:    os.Getpid(), dir: t.TempDir(), base: srv.URL, client: c, state: map[string]bool{},
-	}
+	}, srv
 }
 
 func tinyConfig() config {
@@ -220,5 +227,65 @@ func TestParseChallenge(t *testing.T) {
 	scheme, p = parseChallenge(`Basic realm=coffer`)
 	if scheme != "Basic" || p["realm"] != "coffer" {
 		t.Errorf("got %q %v", scheme, p)
+	}
+}
+
+// TestConnSurvivesServerCloses drives the load workers' connection against a registry that
+// sometimes answers "Connection: close" and that drops idle connections.
+func TestConnSurvivesServerCloses(t *testing.T) {
+	n := 0
+	inst, srv := testServer(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n++
+			if n%3 == 0 {
+				w.Header().Set("Connection", "close")
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ctx := context.Background()
+	e := &env{cfg: tinyConfig()}
+	if err := needManifest(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareManifest(ctx, e, inst); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{http.MethodHead, http.MethodGet} {
+		req, err := inst.client.manifestRequest(ctx, method, inst.target.Repo, manifestTag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := inst.client.newConn(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 10 {
+			if i == 4 {
+				// The server drops idle connections; the next request redials.
+				srv.CloseClientConnections()
+			}
+			resp, err := k.roundTrip()
+			if err != nil {
+				t.Fatalf("%s %d: %v", method, i, err)
+			}
+			if err := inst.client.checkManifest(resp, e.manifest.spec); err != nil {
+				t.Fatalf("%s %d: %v", method, i, err)
+			}
+		}
+		k.close()
+	}
+
+	// A wrong answer is still an error on this path.
+	req, _ := inst.client.manifestRequest(ctx, http.MethodGet, inst.target.Repo, "absent")
+	k, _ := inst.client.newConn(req)
+	defer k.close()
+	resp, err := k.roundTrip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *statusError
+	if err := inst.client.checkManifest(resp, e.manifest.spec); !errors.As(err, &se) || se.got != 404 {
+		t.Errorf("GET of an absent tag: %v", err)
 	}
 }

@@ -408,10 +408,11 @@ type loadResult struct {
 	Latencies []time.Duration // sorted
 }
 
-// load runs do on workers goroutines without pause for warmup+duration. Requests that start
+// load runs do on workers goroutines (do learns which, from 0) without pause for
+// warmup+duration. Requests that start
 // inside the measured window (after warmup) are counted and their latencies kept. The first
 // error stops the run and is returned.
-func load(ctx context.Context, workers int, warmup, duration time.Duration, do func(ctx context.Context) error) (loadResult, error) {
+func load(ctx context.Context, workers int, warmup, duration time.Duration, do func(ctx context.Context, worker int) error) (loadResult, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	begin := time.Now()
@@ -426,7 +427,7 @@ func load(ctx context.Context, workers int, warmup, duration time.Duration, do f
 				if !t0.Before(until) {
 					break
 				}
-				if err := do(ctx); err != nil {
+				if err := do(ctx, w); err != nil {
 					cancel(err)
 					break
 				}
@@ -462,8 +463,25 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 func runManifest(ctx context.Context, e *env, inst *instance, method string) (map[string]float64, error) {
 	m, c, repo := e.manifest, inst.client, inst.target.Repo
-	res, err := load(ctx, e.cfg.ManifestConcurrency, e.cfg.Warmup, e.cfg.Duration, func(ctx context.Context) error {
-		return c.manifest(ctx, method, repo, manifestTag, m.spec)
+	conns := make([]*conn, e.cfg.ManifestConcurrency)
+	for w := range conns {
+		req, err := c.manifestRequest(ctx, method, repo, manifestTag)
+		if err != nil {
+			return nil, err
+		}
+		k, err := c.newConn(req)
+		if err != nil {
+			return nil, err
+		}
+		defer k.close()
+		conns[w] = k
+	}
+	res, err := load(ctx, len(conns), e.cfg.Warmup, e.cfg.Duration, func(ctx context.Context, w int) error {
+		resp, err := conns[w].roundTrip()
+		if err != nil {
+			return err
+		}
+		return c.checkManifest(resp, m.spec)
 	})
 	if err != nil {
 		return nil, err
