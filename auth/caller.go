@@ -1,0 +1,43 @@
+// Package auth establishes who is calling: a SigV4-signed AWS API request, a registry token
+// (from ecr:GetAuthorizationToken), or nobody (anonymous). It never decides permissions.
+package auth
+
+import (
+	"context"
+
+	"github.com/coffer-registry/coffer/iam"
+	"github.com/coffer-registry/coffer/policy"
+)
+
+// Method says how a caller proved who it is.
+type Method uint8
+
+const (
+	Anonymous     Method = iota // no credentials at all
+	SigV4                       // an AWS API request signed with an access key
+	RegistryToken               // a registry request with a token from GetAuthorizationToken
+)
+
+// Caller is the authenticated principal of one request. It is immutable once built.
+type Caller struct {
+	Method Method
+	// Principal is the identity from the IAM store; nil for Anonymous.
+	Principal *iam.Principal
+	// Engine is the policy engine's view of the principal (type, ARN, account, role ARN).
+	Engine policy.Principal
+	// Generation is the IAM store generation the principal was resolved at (for caches).
+	Generation uint64
+}
+
+type callerKey struct{}
+
+// WithCaller returns a context carrying c.
+func WithCaller(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller carried by ctx, or nil when the request is unauthenticated.
+func CallerFrom(ctx context.Context) *Caller {
+	c, _ := ctx.Value(callerKey{}).(*Caller)
+	return c
+}
