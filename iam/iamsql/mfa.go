@@ -262,3 +262,41 @@ func (s *Service) VerifyMFACode(ctx context.Context, account, serial, code strin
 	}
 	return &dev, now.UTC(), nil
 }
+
+// TagMFADevice, UntagMFADevice and ListMFADeviceTags manage a virtual MFA device's tags.
+func (s *Service) TagMFADevice(ctx context.Context, account, serial string, tags []iam.Tag) error {
+	if err := checkTagInput(tags); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := loadMFA(ctx, tx, account, serial); err != nil {
+			return err
+		}
+		return mergeTags(ctx, tx, serial, tags)
+	})
+}
+
+func (s *Service) UntagMFADevice(ctx context.Context, account, serial string, keys []string) error {
+	if err := checkTagKeys(keys); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := loadMFA(ctx, tx, account, serial); err != nil {
+			return err
+		}
+		return removeTags(ctx, tx, serial, keys)
+	})
+}
+
+func (s *Service) ListMFADeviceTags(ctx context.Context, account, serial string) ([]iam.Tag, error) {
+	var out []iam.Tag
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if _, err := loadMFA(ctx, tx, account, serial); err != nil {
+			return err
+		}
+		var err error
+		out, err = loadTags(ctx, tx, serial)
+		return err
+	})
+	return out, err
+}

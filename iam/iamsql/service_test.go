@@ -2,6 +2,7 @@ package iamsql
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -437,4 +438,59 @@ func TestUpdateEntity(t *testing.T) {
 	must[*iam.Group](t)(f.CreateGroup(ctx, f.acct, "devs", ""))
 	ok(t, f.UpdateEntity(ctx, UpdateEntityInput{Ref: group(f.acct, "devs"), NewName: "developers"}))
 	must[*iam.Group](t)(f.CreateGroup(ctx, f.acct, "devs", "")) // the old name is free again
+}
+
+func TestFailedWriteLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	gen := f.Generation()
+	boom := errors.New("boom")
+	err := f.write(ctx, func(tx *sql.Tx) error {
+		e := &entity{id: iam.NewID(iam.PrefixUser), account: f.acct, kind: iam.KindUser, name: "half", path: "/", created: 1}
+		if err := insertEntity(ctx, tx, e); err != nil {
+			return err
+		}
+		if err := mergeTags(ctx, tx, e.id, []iam.Tag{tag("k", "v")}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("write returned %v", err)
+	}
+	_, err = f.GetUser(ctx, f.acct, "half")
+	wantCode(t, err, iam.CodeNoSuchEntity)
+	n, err := count(ctx, f.reader, `SELECT COUNT(*) FROM iam_tags`)
+	ok(t, err)
+	if n != 0 || f.Generation() != gen {
+		t.Fatalf("%d tags and generation %d after a failed write (was %d)", n, f.Generation(), gen)
+	}
+	// A failing CreateAccount (duplicate email) leaves no account and no role behind.
+	must[*iam.Account](t)(f.CreateAccount(ctx, CreateAccountInput{Name: "dev", Email: "dev@example.com"}))
+	before := must[[]iam.Account](t)(f.ListAccounts(ctx))
+	roles, err := count(ctx, f.reader, `SELECT COUNT(*) FROM iam_entities WHERE kind = 'role'`)
+	ok(t, err)
+	_, err = f.CreateAccount(ctx, CreateAccountInput{Name: "dev2", Email: "dev@example.com"})
+	wantCode(t, err, iam.CodeEmailAlreadyExists)
+	after := must[[]iam.Account](t)(f.ListAccounts(ctx))
+	roles2, err := count(ctx, f.reader, `SELECT COUNT(*) FROM iam_entities WHERE kind = 'role'`)
+	ok(t, err)
+	if len(after) != len(before) || roles2 != roles {
+		t.Fatalf("accounts %d→%d roles %d→%d after a refused CreateAccount", len(before), len(after), roles, roles2)
+	}
+}
+
+func TestMFADeviceTags(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	dev := must[*iam.NewVirtualMFADevice](t)(f.CreateVirtualMFADevice(ctx, f.acct, "phone", "/", nil))
+	ok(t, f.TagMFADevice(ctx, f.acct, dev.SerialNumber, []iam.Tag{tag("owner", "alice")}))
+	if tags := must[[]iam.Tag](t)(f.ListMFADeviceTags(ctx, f.acct, dev.SerialNumber)); len(tags) != 1 || tags[0] != tag("owner", "alice") {
+		t.Fatalf("tags %+v", tags)
+	}
+	ok(t, f.UntagMFADevice(ctx, f.acct, dev.SerialNumber, []string{"owner"}))
+	if tags := must[[]iam.Tag](t)(f.ListMFADeviceTags(ctx, f.acct, dev.SerialNumber)); len(tags) != 0 {
+		t.Fatalf("tags after untag %+v", tags)
+	}
+	wantCode(t, f.TagMFADevice(ctx, f.acct, dev.SerialNumber+"x", []iam.Tag{tag("k", "v")}), iam.CodeNoSuchEntity)
 }
