@@ -363,6 +363,9 @@ func TestAWSManagedPolicies(t *testing.T) {
 func TestCredentialToken(t *testing.T) {
 	token := NewSessionToken()
 	c := NewTemporaryCredential("ASIAXXXXXXXXXXXXXXXX", "secret", HashToken(token), time.Unix(100, 0), &Principal{})
+	if c.TokenHash() != HashToken(token) {
+		t.Error("TokenHash differs from HashToken of the token")
+	}
 	if !c.TokenMatches(token) || c.TokenMatches(token+"x") || c.TokenMatches("") {
 		t.Error("token comparison wrong")
 	}

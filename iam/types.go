@@ -290,6 +290,10 @@ func (c *Credential) TokenMatches(token string) bool {
 	return subtle.ConstantTimeCompare(h[:], c.tokenHash[:]) == 1
 }
 
+// TokenHash is the SHA-256 of the session token (zero for long-term keys), for verifiers that
+// compare hashes themselves.
+func (c *Credential) TokenHash() [sha256.Size]byte { return c.tokenHash }
+
 // HashToken is how session tokens are kept: their SHA-256.
 func HashToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
