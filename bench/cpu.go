@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,7 +70,8 @@ func startCPU(pid int) *cpuMeter {
 
 func (m *cpuMeter) stop() cpuUse {
 	s, _ := processCPU(m.pid)
-	return cpuUse{Server: s - m.server, Client: selfCPU() - m.client}
+	ms := func(x float64) float64 { return math.Round(x*1000) / 1000 }
+	return cpuUse{Server: ms(s - m.server), Client: ms(selfCPU() - m.client)}
 }
 
 // profiler records a CPU profile of a server with `perf record` while a scenario runs.
