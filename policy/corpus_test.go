@@ -176,7 +176,19 @@ func runCorpus(t *testing.T, file string) {
 		got := "error"
 		req, set, err := c.build()
 		if err == nil {
-			got = Evaluate(req, set).Outcome.String()
+			d := Evaluate(req, set)
+			got = d.Outcome.String()
+			// The simulator view must agree and name the deciding statement.
+			sim := Simulate(req, set)
+			if sim.Decision != d {
+				t.Errorf("%s: Simulate decided %+v, Evaluate %+v", c.ID, sim.Decision, d)
+			}
+			if d.Outcome != ImplicitDeny && len(sim.Matched) == 0 {
+				t.Errorf("%s: %v without a matched statement", c.ID, d.Outcome)
+			}
+			if d.Outcome != Allowed && !strings.Contains(DeniedMessage(req, d), " is not authorized to perform: "+c.ActionName) {
+				t.Errorf("%s: message %q", c.ID, DeniedMessage(req, d))
+			}
 		}
 		agree := got == c.EvalDecision
 		reason, listed := knownDisagreements[c.ID]

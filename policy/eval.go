@@ -105,7 +105,7 @@ func scan(p *Policy, r *evalReq) (deny, allow hit) {
 		if st.Effect == Allow && allow.found() {
 			continue
 		}
-		if !st.applies(r, p.kind) {
+		if !st.applies(r) {
 			continue
 		}
 		if st.Effect == Deny {
@@ -126,7 +126,7 @@ type evalReq struct {
 }
 
 func newEvalReq(req *Request, set *PolicySet) evalReq {
-	r := evalReq{Request: req, hasBoundary: set.Boundary != nil}
+	r := evalReq{Request: req, hasBoundary: set.Boundary != nil, nameBit: 1}
 	if c := strings.IndexByte(req.Action, ':'); c >= 0 {
 		r.service = req.Action[:c]
 		if c+1 < len(req.Action) {
@@ -138,7 +138,7 @@ func newEvalReq(req *Request, set *PolicySet) evalReq {
 }
 
 // applies reports whether the statement matches the request, ignoring its principal.
-func (st *Statement) applies(r *evalReq, kind Kind) bool {
+func (st *Statement) applies(r *evalReq) bool {
 	if st.service != "" && (st.serviceHash != r.serviceHash || st.nameMask&r.nameBit == 0 || !strings.EqualFold(st.service, r.service)) {
 		return false
 	}
@@ -210,7 +210,7 @@ func scanResource(p *Policy, r *evalReq) (deny, allow hit, best grant) {
 			continue
 		}
 		g := st.principalGrant(r)
-		if g == grantNone || !st.applies(r, p.kind) {
+		if g == grantNone || !st.applies(r) {
 			continue
 		}
 		if st.Effect == Deny {

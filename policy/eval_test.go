@@ -206,6 +206,10 @@ func TestActionMatching(t *testing.T) {
 		{"*", "ecr:BatchGetImage", true},
 		{"ec?:*", "ecr:BatchGetImage", true},
 		{"s3:*", "ecr:BatchGetImage", false},
+		{"*", "odd", true},
+		{"*", "ecr:", true},
+		{"ecr:*", "ecr:", true},
+		{"ecr:B*", "ecr:", false},
 	}
 	for _, c := range cases {
 		p := mustParse(t, KindManaged, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"`+c.pattern+`","Resource":"*"}}`)

@@ -85,13 +85,16 @@ type resourcePattern struct {
 // Kind is the kind the policy was parsed as.
 func (p *Policy) Kind() Kind { return p.kind }
 
+// Document is the policy text as it was parsed.
+func (p *Policy) Document() string { return p.doc }
+
 // Version is the policy's Version element ("" when absent).
 func (p *Policy) Version() string { return p.version }
 
 // Statements returns the compiled statements in document order.
 func (p *Policy) Statements() []Statement { return p.stmts }
 
-// Start and End are the statement's position in the document it was parsed from.
+// span is the statement's start and end position in the document it was parsed from.
 func (s *Statement) span(doc string) (Position, Position) {
 	return positionOf(doc, s.start), positionOf(doc, s.end)
 }

@@ -42,7 +42,7 @@ func Simulate(req *Request, set *PolicySet) Simulation {
 					sim.MissingContextValues = append(sim.MissingContextValues, key)
 				}
 			}
-			if st.applies(&r, p.kind) {
+			if st.applies(&r) {
 				start, end := st.span(p.doc)
 				sim.Matched = append(sim.Matched, MatchedStatement{PolicyName: p.Name, Source: src,
 					Sid: st.Sid, Effect: st.Effect, Start: start, End: end})
