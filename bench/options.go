@@ -181,15 +181,15 @@ Scenarios (--scenarios, default all):
 	fs.StringVar(&c.Account, "account", c.Account, "12-digit account id that starts Coffer repository names")
 	fs.StringVar(&c.Repo, "repo", c.Repo, "repository name (Coffer: ACCOUNT/REPO)")
 	fs.StringVar(&c.CofferBin, "coffer", "", "coffer program; default: go build ./cmd/coffer into a temporary directory")
-	fs.Var(repeated{&c.CofferArgs}, "coffer-arg", "extra argument for `coffer serve` (repeatable)")
+	fs.Var(repeated{&c.CofferArgs}, "coffer-arg", "extra `argument` for 'coffer serve' (repeatable)")
 	fs.StringVar(&c.CofferUser, "coffer-user", "", "user name, when Coffer asks for credentials")
 	fs.StringVar(&c.CofferPassword, "coffer-password", "", "password, when Coffer asks for credentials")
 	fs.StringVar(&c.DistributionBin, "distribution", c.DistributionBin, "Distribution registry program (scripts/install-bench-tools.sh installs it)")
-	fs.Var(repeated{&c.DistributionArgs}, "distribution-arg", "extra argument for `registry serve` (repeatable)")
+	fs.Var(repeated{&c.DistributionArgs}, "distribution-arg", "extra `argument` for 'registry serve' (repeatable)")
 	fs.StringVar(&c.JSON, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&c.WorkDir, "workdir", "", "where data directories go (default: a new temporary directory)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep data directories and server logs")
-	fs.StringVar(&c.PerfDir, "perf", "", "record a CPU profile of Coffer with `perf record` during each scenario into this directory (slows Coffer: figures from such a run are not comparable)")
+	fs.StringVar(&c.PerfDir, "perf", "", "record a CPU profile of Coffer with 'perf record' during each scenario into this `directory` (slows Coffer: figures from such a run are not comparable)")
 	fs.BoolVar(&c.List, "list", false, "list the scenarios and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
