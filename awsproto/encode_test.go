@@ -1,6 +1,7 @@
 package awsproto
 
 import (
+	"bytes"
 	"encoding/xml"
 	"strings"
 	"testing"
@@ -147,5 +148,21 @@ func TestDecodeJSON(t *testing.T) {
 		if e, ok := err.(*Error); !ok || e.Code != "SerializationException" || strings.Contains(e.Message, "awsproto") {
 			t.Fatalf("%s: got %v", body, err)
 		}
+	}
+}
+
+func TestEscapeKeepsTextParseable(t *testing.T) {
+	in := "it's \"q\" a&b <c> \r\n\t \x00 \xff é 😀"
+	var b bytes.Buffer
+	escape(&b, in)
+	want := "it's \"q\" a&amp;b &lt;c&gt; &#xD;\n\t \uFFFD \uFFFD é 😀"
+	if b.String() != want {
+		t.Fatalf("got %q", b.String())
+	}
+	var back struct {
+		Text string `xml:",chardata"`
+	}
+	if err := xml.Unmarshal([]byte("<x>"+b.String()+"</x>"), &back); err != nil || back.Text != "it's \"q\" a&b <c> \r\n\t \uFFFD \uFFFD é 😀" {
+		t.Fatalf("%q %v", back.Text, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -153,6 +154,13 @@ func FuzzDecodeQuery(f *testing.F) {
 		if err == nil {
 			if in.UserName == "" && q.Get("UserName") != "" {
 				t.Fatalf("UserName lost from %q", raw)
+			}
+			sent := false
+			for k := range q {
+				sent = sent || strings.EqualFold(k, "UserName")
+			}
+			if !sent {
+				t.Fatalf("required UserName missing from %q but no error", raw)
 			}
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // NoOutput is the output of operations that answer nothing but the request id.
@@ -109,8 +110,49 @@ func writeBody(w http.ResponseWriter, contentType, requestID string, status int,
 	w.Write(body) //nolint:errcheck // the client went away; nothing to do
 }
 
+func openTag(b *bytes.Buffer, name string) {
+	b.WriteByte('<')
+	b.WriteString(name)
+	b.WriteByte('>')
+}
+
+func closeTag(b *bytes.Buffer, name string) {
+	b.WriteString("</")
+	b.WriteString(name)
+	b.WriteByte('>')
+}
+
+// escape writes s as XML character data: &, < and > escaped, \r kept as a reference so
+// that it survives parsing, quotes left literal as AWS writes them, and characters XML
+// cannot carry (most controls, invalid UTF-8) replaced by U+FFFD.
 func escape(b *bytes.Buffer, s string) {
-	xml.EscapeText(b, []byte(s)) //nolint:errcheck // bytes.Buffer writes do not fail
+	for i, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '\r':
+			b.WriteString("&#xD;")
+		case r == utf8.RuneError && isInvalidAt(s, i), !xmlChar(r):
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteRune(r)
+		}
+	}
+}
+
+func isInvalidAt(s string, i int) bool {
+	_, size := utf8.DecodeRuneInString(s[i:])
+	return size <= 1
+}
+
+// xmlChar reports the characters XML 1.0 allows in a document.
+func xmlChar(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' ||
+		(r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
 }
 
 func writeStructFields(b *bytes.Buffer, v reflect.Value) {
@@ -173,9 +215,9 @@ func writeMember(b *bytes.Buffer, f fieldInfo, v reflect.Value) {
 	case v.Kind() == reflect.Map:
 		writeMap(b, f, v)
 	default:
-		b.WriteString("<" + f.name + ">")
+		openTag(b, f.name)
 		writeValue(b, v)
-		b.WriteString("</" + f.name + ">")
+		closeTag(b, f.name)
 	}
 }
 
@@ -184,9 +226,9 @@ func writeList(b *bytes.Buffer, f fieldInfo, v reflect.Value) {
 		writeListItems(b, f.name, v)
 		return
 	}
-	b.WriteString("<" + f.name + ">")
+	openTag(b, f.name)
 	writeListItems(b, f.member, v)
-	b.WriteString("</" + f.name + ">")
+	closeTag(b, f.name)
 }
 
 func writeListItems(b *bytes.Buffer, item string, v reflect.Value) {
@@ -195,9 +237,9 @@ func writeListItems(b *bytes.Buffer, item string, v reflect.Value) {
 		if (ev.Kind() == reflect.Pointer || ev.Kind() == reflect.Interface) && ev.IsNil() {
 			continue
 		}
-		b.WriteString("<" + item + ">")
+		openTag(b, item)
 		writeValue(b, derefAll(ev))
-		b.WriteString("</" + item + ">")
+		closeTag(b, item)
 	}
 }
 
@@ -210,21 +252,21 @@ func writeMap(b *bytes.Buffer, f fieldInfo, v reflect.Value) {
 	if f.flat {
 		entry = f.name
 	} else {
-		b.WriteString("<" + f.name + ">")
+		openTag(b, f.name)
 	}
 	for _, k := range keys {
 		b.WriteString("<" + entry + "><" + f.key + ">")
 		writeValue(b, k)
-		b.WriteString("</" + f.key + ">")
+		closeTag(b, f.key)
 		if val := v.MapIndex(k); !omitted(val) {
-			b.WriteString("<" + f.value + ">")
+			openTag(b, f.value)
 			writeValue(b, derefAll(val))
-			b.WriteString("</" + f.value + ">")
+			closeTag(b, f.value)
 		}
-		b.WriteString("</" + entry + ">")
+		closeTag(b, entry)
 	}
 	if !f.flat {
-		b.WriteString("</" + f.name + ">")
+		closeTag(b, f.name)
 	}
 }
 
