@@ -34,7 +34,8 @@ type Config struct {
 	ValidatePolicy func(doc string, kind iam.PolicyKind) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// OnChange, if set, is called after every committed write with the new generation.
+	// OnChange, if set, is called after every committed write that moves the generation, with the
+	// current generation. Calls may overlap when writes do; treat the value as "at least this".
 	OnChange func(generation uint64)
 }
 
@@ -240,7 +241,7 @@ func (s *Service) advance(gen uint64) {
 	s.creds.Clear()
 	s.policies.Clear()
 	if s.onChange != nil {
-		s.onChange(gen)
+		s.onChange(s.generation.Load())
 	}
 }
 
