@@ -189,13 +189,12 @@ func (st *Statement) principalGrant(r *evalReq) grant {
 	if st.principal == nil {
 		return grantNone
 	}
-	g := st.principal.best(&r.Principal)
 	if !st.notPrincipal {
-		return g
+		return st.principal.best(&r.Principal)
 	}
-	// NotPrincipal applies to everyone not listed. A Deny with NotPrincipal always applies
-	// to principals with a permissions boundary (IAM User Guide, NotPrincipal).
-	if g == grantNone || (st.Effect == Deny && r.hasBoundary) {
+	// NotPrincipal applies to everyone it does not spare. A Deny with NotPrincipal always
+	// applies to principals with a permissions boundary (IAM User Guide, NotPrincipal).
+	if !st.principal.spares(&r.Principal) || (st.Effect == Deny && r.hasBoundary) {
 		return grantDirect
 	}
 	return grantNone

@@ -378,3 +378,32 @@ func TestSimulate(t *testing.T) {
 		t.Fatalf("matched statement: %+v", m)
 	}
 }
+
+func TestNotPrincipalNeedsTheWholeChain(t *testing.T) {
+	allowAll := mustParse(t, KindManaged, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*","Resource":"*"}}`)
+	build := session("CIBuild", "build-7", acctA)
+	cases := []struct {
+		name   string
+		caller Principal
+		listed string
+		denied bool
+	}{
+		{"user and account", alice(nil).Principal, `"` + aliceRN + `","111122223333"`, false},
+		{"user without account", alice(nil).Principal, `"` + aliceRN + `"`, true},
+		{"account without user", alice(nil).Principal, `"arn:aws:iam::111122223333:root"`, true},
+		{"other user", alice(nil).Principal, `"arn:aws:iam::111122223333:user/bob","111122223333"`, true},
+		{"role and account spare its sessions", build, `"` + build.RoleARN + `","111122223333"`, false},
+		{"session and account", build, `"` + build.ARN + `","111122223333"`, false},
+		{"role without account", build, `"` + build.RoleARN + `"`, true},
+		{"star", build, `"*"`, false},
+	}
+	for _, c := range cases {
+		repo := mustParse(t, KindRepository, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotPrincipal":{"AWS":[`+c.listed+`]},"Action":"ecr:*"}}`)
+		req := alice(nil)
+		req.Principal = c.caller
+		d := Evaluate(req, &PolicySet{Identity: []*Policy{allowAll}, Resource: repo})
+		if (d.Outcome == ExplicitDeny) != c.denied {
+			t.Errorf("%s: got %v, want denied=%v", c.name, d.Outcome, c.denied)
+		}
+	}
+}

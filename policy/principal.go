@@ -137,3 +137,34 @@ func (s *principalSpec) best(p *Principal) grant {
 	}
 	return g
 }
+
+// spares reports whether a NotPrincipal list exempts p. AWS checks each identity in the
+// caller's chain (account, then role, then session or user), so the list must name the
+// account as well as the user, or the account as well as the role or its session.
+func (s *principalSpec) spares(p *Principal) bool {
+	account, role, exact := false, false, false
+	for i := range s.entries {
+		switch s.entries[i].match(p) {
+		case grantDirect:
+			if s.entries[i].kind == pAny {
+				return true
+			}
+			exact = true
+		case grantRole:
+			role = true
+		case grantAccount:
+			account = true
+		}
+	}
+	switch p.Type {
+	case PrincipalRoot:
+		return account
+	case PrincipalUser, PrincipalFederatedUser:
+		return account && exact
+	case PrincipalAssumedRole:
+		return account && (role || exact)
+	case PrincipalService, PrincipalWebIdentity:
+		return exact
+	}
+	return false
+}
