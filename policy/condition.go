@@ -193,7 +193,7 @@ func (c *condition) eval(ctx *Context) bool {
 		return true
 	case qualForAny:
 		if empty {
-			return false
+			return c.ifExists
 		}
 		for i := range e.values {
 			m := c.matchAny(&e.values[i], ctx)

@@ -118,6 +118,7 @@ func TestConditionOperators(t *testing.T) {
 		{`{"ForAnyValue:StringEquals":{"aws:missing":["env"]}}`, false}, // absent key: false
 		{`{"ForAnyValue:StringEquals":{"aws:EmptyList":["env"]}}`, false},
 		{`{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["env"]}}`, true},
+		{`{"ForAnyValue:StringEqualsIfExists":{"aws:missing":["env"]}}`, true}, // IfExists: absent key is true
 		{`{"ForAllValues:StringNotEquals":{"aws:TagKeys":["env"]}}`, false},
 		{`{"ForAllValues:StringLike":{"aws:TagKeys":["e*","t*"]}}`, true},
 		// Policy variables.
