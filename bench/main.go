@@ -84,14 +84,6 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 		return nil, err
 	}
 	rep.Config = cfg
-	for _, t := range targets {
-		switch t.Kind {
-		case kindCoffer:
-			rep.Host.CofferRev = gitRevision()
-		case kindDistribution:
-			rep.Host.Distributon = programVersion(t.Bin)
-		}
-	}
 	var names []string
 	for _, t := range targets {
 		names = append(names, t.Name)
@@ -125,6 +117,19 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 		printRound(out, rd, scs, names)
 	}
 	rep.Host.LoadAfter = loadavg()
+	for _, t := range targets {
+		info := registryInfo{Name: t.Name, Program: t.Bin, Command: t.lastCommand, Env: t.Env, Config: t.lastConfig}
+		switch t.Kind {
+		case kindCoffer:
+			info.Version = programVersion(t.Bin, "version")
+			if t.built {
+				info.Version += ", built from the working tree at " + gitRevision()
+			}
+		case kindDistribution:
+			info.Version = programVersion(t.Bin, "--version")
+		}
+		rep.Registry = append(rep.Registry, info)
+	}
 	rep.Finished = time.Now().UTC()
 	rep.summarize(scs, names)
 	printSummary(out, rep, names)
@@ -232,7 +237,8 @@ func makeTargets(ctx context.Context, cfg *config, work string, out io.Writer) (
 	}
 	var targets []*target
 	if slices.Contains(cfg.Only, "coffer") {
-		if cfg.CofferBin == "" {
+		built := cfg.CofferBin == ""
+		if built {
 			bin := filepath.Join(work, "coffer")
 			fmt.Fprintf(out, "building ./cmd/coffer ...\n")
 			cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/coffer")
@@ -243,7 +249,7 @@ func makeTargets(ctx context.Context, cfg *config, work string, out io.Writer) (
 			cfg.CofferBin = bin
 		}
 		t := &target{Name: "coffer", Kind: kindCoffer, Bin: cfg.CofferBin, Args: cfg.CofferArgs,
-			Repo: cfg.Account + "/" + cfg.Repo}
+			Repo: cfg.Account + "/" + cfg.Repo, built: built}
 		if cfg.CofferUser != "" {
 			t.Creds = &credentials{User: cfg.CofferUser, Password: cfg.CofferPassword}
 		}
@@ -329,8 +335,8 @@ func gitRevision() string {
 	return strings.TrimSpace(string(b))
 }
 
-func programVersion(bin string) string {
-	b, err := exec.Command(bin, "--version").Output()
+func programVersion(bin, arg string) string {
+	b, err := exec.Command(bin, arg).Output()
 	if err != nil {
 		return ""
 	}

@@ -58,26 +58,35 @@ type goalRow struct {
 
 // hostInfo describes the machine, since figures only compare within one machine.
 type hostInfo struct {
-	CPUs        int    `json:"cpus"`
-	CPUModel    string `json:"cpu_model"`
-	Kernel      string `json:"kernel"`
-	Go          string `json:"go"`
-	LoadBefore  string `json:"loadavg_before"`
-	LoadAfter   string `json:"loadavg_after"`
-	CofferRev   string `json:"coffer_revision,omitempty"`
-	Distributon string `json:"distribution_version,omitempty"`
+	CPUs       int    `json:"cpus"`
+	CPUModel   string `json:"cpu_model"`
+	Kernel     string `json:"kernel"`
+	Go         string `json:"go"`
+	LoadBefore string `json:"loadavg_before"`
+	LoadAfter  string `json:"loadavg_after"`
+}
+
+// registryInfo says how one registry was run, so a reader can repeat it.
+type registryInfo struct {
+	Name    string   `json:"name"`
+	Program string   `json:"program"`
+	Version string   `json:"version"`
+	Command []string `json:"command"` // of the first instance; ports and directories vary
+	Env     []string `json:"env,omitempty"`
+	Config  string   `json:"config,omitempty"` // Distribution's config.yml, likewise
 }
 
 // report is the whole run; it is also the JSON written by --json.
 type report struct {
-	Started  time.Time    `json:"started"`
-	Finished time.Time    `json:"finished"`
-	Command  string       `json:"command"`
-	Host     hostInfo     `json:"host"`
-	Config   config       `json:"config"`
-	Rounds   []round      `json:"rounds"`
-	Summary  []summaryRow `json:"summary"`
-	Goals    []goalRow    `json:"goals"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
+	Command  string         `json:"command"`
+	Host     hostInfo       `json:"host"`
+	Registry []registryInfo `json:"registries"`
+	Config   config         `json:"config"`
+	Rounds   []round        `json:"rounds"`
+	Summary  []summaryRow   `json:"summary"`
+	Goals    []goalRow      `json:"goals"`
 }
 
 // median returns the middle of xs (the mean of the two middle values for an even count).

@@ -26,6 +26,10 @@ type target struct {
 	Env   []string // extra environment
 	Repo  string   // repository the scenarios push to and pull from
 	Creds *credentials
+
+	built       bool     // the benchmark built Bin from the working tree
+	lastCommand []string // the command line of the latest start, for the report
+	lastConfig  string   // Distribution's generated config.yml of the latest start
 }
 
 const (
@@ -84,7 +88,8 @@ func (t *target) start(ctx context.Context, parent string, conns int, keep bool)
 			"--gc-interval", "0", "--create-on-push"}
 	case kindDistribution:
 		cfg := filepath.Join(dir, "config.yml")
-		if err := os.WriteFile(cfg, []byte(distributionConfig(addr, data)), 0o600); err != nil {
+		t.lastConfig = distributionConfig(addr, data)
+		if err := os.WriteFile(cfg, []byte(t.lastConfig), 0o600); err != nil {
 			return nil, err
 		}
 		args = []string{"serve", cfg}
@@ -92,6 +97,7 @@ func (t *target) start(ctx context.Context, parent string, conns int, keep bool)
 		return nil, fmt.Errorf("%s: unknown kind %q", t.Name, t.Kind)
 	}
 	args = append(args, t.Args...)
+	t.lastCommand = append([]string{t.Bin}, args...)
 
 	logPath := filepath.Join(dir, "server.log")
 	logFile, err := os.Create(logPath)
