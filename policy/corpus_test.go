@@ -77,32 +77,9 @@ func loadCases(t testing.TB, name string) []corpusCase {
 	return cases
 }
 
-// principalFromARN builds the caller from an IAM user, root or assumed-role ARN.
-func principalFromARN(arn string) (Principal, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 {
-		return Principal{}, fmt.Errorf("bad caller ARN %q", arn)
-	}
-	acct, res := parts[4], parts[5]
-	switch {
-	case parts[2] == "iam" && res == "root":
-		return Principal{Type: PrincipalRoot, ARN: arn, Account: acct}, nil
-	case parts[2] == "iam" && strings.HasPrefix(res, "user/"):
-		return Principal{Type: PrincipalUser, ARN: arn, Account: acct}, nil
-	case parts[2] == "sts" && strings.HasPrefix(res, "assumed-role/"):
-		rest := strings.TrimPrefix(res, "assumed-role/")
-		role := rest[:strings.LastIndexByte(rest, '/')]
-		return Principal{Type: PrincipalAssumedRole, ARN: arn, Account: acct,
-			RoleARN: "arn:" + parts[1] + ":iam::" + acct + ":role/" + role}, nil
-	case parts[2] == "sts" && strings.HasPrefix(res, "federated-user/"):
-		return Principal{Type: PrincipalFederatedUser, ARN: arn, Account: acct}, nil
-	}
-	return Principal{}, fmt.Errorf("unsupported caller ARN %q", arn)
-}
-
 // build turns a case into a request and policy set.
 func (c *corpusCase) build() (*Request, *PolicySet, error) {
-	p, err := principalFromARN(c.CallerArn)
+	p, err := PrincipalFromARN(c.CallerArn)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -408,3 +408,23 @@ func TestNotPrincipalNeedsTheWholeChain(t *testing.T) {
 		}
 	}
 }
+
+func TestPrincipalFromARN(t *testing.T) {
+	cases := map[string]Principal{
+		aliceRN:                          {Type: PrincipalUser, ARN: aliceRN, Account: acctA},
+		"arn:aws:iam::111122223333:root": {Type: PrincipalRoot, ARN: "arn:aws:iam::111122223333:root", Account: acctA},
+		"arn:aws:sts::111122223333:assumed-role/CIBuild/build-7": session("CIBuild", "build-7", acctA),
+		"arn:aws:sts::111122223333:federated-user/bob":           {Type: PrincipalFederatedUser, ARN: "arn:aws:sts::111122223333:federated-user/bob", Account: acctA},
+	}
+	for arn, want := range cases {
+		got, err := PrincipalFromARN(arn)
+		if err != nil || got != want {
+			t.Errorf("%s: got %+v, %v", arn, got, err)
+		}
+	}
+	for _, bad := range []string{"", "alice", "arn:aws:iam::111122223333:group/g", "arn:aws:sts::111122223333:assumed-role/R", "arn:aws:iam::acct:user/a"} {
+		if _, err := PrincipalFromARN(bad); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // PrincipalType is the kind of caller making a request.
 type PrincipalType uint8
@@ -167,4 +170,32 @@ func (s *principalSpec) spares(p *Principal) bool {
 		return exact
 	}
 	return false
+}
+
+// PrincipalFromARN builds the caller for an IAM user, account root, assumed-role session or
+// federated-user ARN. For a session the role ARN is derived without a path; callers that
+// know the role's path should set RoleARN themselves.
+func PrincipalFromARN(arn string) (Principal, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || !isDigits(parts[4]) {
+		return Principal{}, fmt.Errorf("policy: %q is not a principal ARN", arn)
+	}
+	partition, service, acct, res := parts[1], parts[2], parts[4], parts[5]
+	switch {
+	case service == "iam" && res == "root":
+		return Principal{Type: PrincipalRoot, ARN: arn, Account: acct}, nil
+	case service == "iam" && strings.HasPrefix(res, "user/"):
+		return Principal{Type: PrincipalUser, ARN: arn, Account: acct}, nil
+	case service == "sts" && strings.HasPrefix(res, "assumed-role/"):
+		rest := strings.TrimPrefix(res, "assumed-role/")
+		slash := strings.LastIndexByte(rest, '/')
+		if slash <= 0 || slash == len(rest)-1 {
+			return Principal{}, fmt.Errorf("policy: %q is not an assumed-role ARN", arn)
+		}
+		return Principal{Type: PrincipalAssumedRole, ARN: arn, Account: acct,
+			RoleARN: "arn:" + partition + ":iam::" + acct + ":role/" + rest[:slash]}, nil
+	case service == "sts" && strings.HasPrefix(res, "federated-user/"):
+		return Principal{Type: PrincipalFederatedUser, ARN: arn, Account: acct}, nil
+	}
+	return Principal{}, fmt.Errorf("policy: %q is not a principal ARN", arn)
 }
