@@ -17,6 +17,10 @@ type Route struct {
 	Service   *Service   // nil for the registry and for unknown requests
 	Operation string     // e.g. "CreateUser"; "" when the request names none
 	Target    string     // JSON: the whole X-Amz-Target value
+	// ScopeService is the service named in the SigV4 credential scope ("" when unsigned).
+	// AWS refuses a signature scoped to another service than the one called; the verifier
+	// can compare it with Service.Name.
+	ScopeService string
 	Params    url.Values // query protocol: URL query merged with the form body
 	Body      []byte     // AWS requests: the body as read; r.Body is rewound to the same bytes
 }
@@ -83,7 +87,7 @@ func Classify(r *http.Request, limits Limits) (Route, *Error) {
 }
 
 func classifyJSON(r *http.Request, target string, limits Limits) (Route, *Error) {
-	rt := Route{Protocol: ProtocolJSON, Target: target}
+	rt := Route{Protocol: ProtocolJSON, Target: target, ScopeService: scopeService(r)}
 	prefix, op, ok := strings.Cut(target, ".")
 	if ok {
 		rt.Service = serviceByTargetPrefix(prefix)
@@ -110,11 +114,11 @@ func classifyQuery(r *http.Request, limits Limits) (Route, *Error) {
 		var err *Error
 		body, err = readBody(r, limits.queryMax())
 		if err != nil {
-			return Route{Protocol: ProtocolQuery, Service: queryService(r, params), Body: body}, err
+			return Route{Protocol: ProtocolQuery, Service: queryService(r, params), Body: body, ScopeService: scopeService(r)}, err
 		}
 		form, perr := url.ParseQuery(string(body))
 		if perr != nil {
-			rt := Route{Protocol: ProtocolQuery, Service: queryService(r, params), Body: body}
+			rt := Route{Protocol: ProtocolQuery, Service: queryService(r, params), Body: body, ScopeService: scopeService(r)}
 			return rt, &Error{Code: "MalformedQueryString", Status: http.StatusBadRequest,
 				Message: "The request body is not a valid form-encoded query string."}
 		}
@@ -127,12 +131,12 @@ func classifyQuery(r *http.Request, limits Limits) (Route, *Error) {
 	if action == "" {
 		// Only a request signed for iam or sts is recognisably a query call without Action.
 		if s := serviceByName(scoped); s != nil && s.Protocol == ProtocolQuery {
-			return Route{Protocol: ProtocolQuery, Service: s, Params: params, Body: body}, MissingAction()
+			return Route{Protocol: ProtocolQuery, Service: s, Params: params, Body: body, ScopeService: scoped}, MissingAction()
 		}
 		return Route{}, nil
 	}
 	rt := Route{Protocol: ProtocolQuery, Service: queryService(r, params), Operation: action,
-		Params: params, Body: body}
+		Params: params, Body: body, ScopeService: scoped}
 	return rt, nil
 }
 

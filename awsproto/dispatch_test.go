@@ -78,6 +78,13 @@ func TestClassify(t *testing.T) {
 			if got != c.want {
 				t.Fatalf("got %+v want %+v", got, c.want)
 			}
+			wantScope := scopeOf(c.auth)
+			if strings.Contains(c.path, "X-Amz-Credential") {
+				wantScope = "iam"
+			}
+			if rt.Protocol != ProtocolRegistry && rt.Protocol != ProtocolUnknown && rt.ScopeService != wantScope {
+				t.Fatalf("scope service %q, want %q", rt.ScopeService, wantScope)
+			}
 			if rt.Protocol == ProtocolJSON || (rt.Protocol == ProtocolQuery && c.method == "POST" && c.ctype == form) {
 				again, _ := io.ReadAll(r.Body)
 				if string(again) != c.body || string(rt.Body) != c.body {
@@ -190,5 +197,37 @@ func TestEndpointErrorsInFormat(t *testing.T) {
 	resp, _ = do("", "text/plain", "hello")
 	if resp.StatusCode != 404 {
 		t.Fatalf("non-AWS request: %d", resp.StatusCode)
+	}
+}
+
+func scopeOf(auth string) string {
+	switch auth {
+	case iamAuth:
+		return "iam"
+	case stsAuth:
+		return "sts"
+	case ecrAuth:
+		return "ecr"
+	}
+	return ""
+}
+
+func TestScopeService(t *testing.T) {
+	cases := map[string]string{
+		"AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/organizations/aws4_request, SignedHeaders=host, Signature=0": "organizations",
+		"AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/iam/aws4_request,SignedHeaders=host,Signature=0":             "iam",
+		"AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/iam/aws5_request, SignedHeaders=host, Signature=0":           "",
+		"AWS4-HMAC-SHA256 Credential=AKID/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0":                    "",
+		"Basic QVdTOnRva2Vu": "",
+		"":                   "",
+	}
+	for auth, want := range cases {
+		r := httptest.NewRequest("POST", "/", nil)
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		if got := scopeService(r); got != want {
+			t.Errorf("%q: got %q want %q", auth, got, want)
+		}
 	}
 }
