@@ -14,15 +14,15 @@ import (
 // the AWS service and operation, and (for AWS requests) the body and query parameters.
 type Route struct {
 	Protocol  Protocol
-	Service   *Service   // nil for the registry and for unknown requests
-	Operation string     // e.g. "CreateUser"; "" when the request names none
-	Target    string     // JSON: the whole X-Amz-Target value
+	Service   *Service // nil for the registry and for unknown requests
+	Operation string   // e.g. "CreateUser"; "" when the request names none
+	Target    string   // JSON: the whole X-Amz-Target value
 	// ScopeService is the service named in the SigV4 credential scope ("" when unsigned).
 	// AWS refuses a signature scoped to another service than the one called; the verifier
 	// can compare it with Service.Name.
 	ScopeService string
-	Params    url.Values // query protocol: URL query merged with the form body
-	Body      []byte     // AWS requests: the body as read; r.Body is rewound to the same bytes
+	Params       url.Values // query protocol: URL query merged with the form body
+	Body         []byte     // AWS requests: the body as read; r.Body is rewound to the same bytes
 }
 
 // Action is the IAM action of the route, e.g. "ecr:BatchGetImage", or "" if unknown.
