@@ -189,11 +189,13 @@ func isListType(t ValueType) bool {
 
 var dateLayouts = []string{
 	time.RFC3339Nano,
-	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04:05.999999999Z0700",
 	"2006-01-02T15:04Z07:00",
-	"2006-01-02T15:04:05",
+	"2006-01-02T15:04:05.999999999",
 	"2006-01-02T15:04",
+	"2006-01-02T15",
 	"2006-01-02",
+	"2006-01",
 }
 
 // parseDate reads W3C ISO 8601 dates and epoch seconds, as AWS's Date operators do.
@@ -207,6 +209,9 @@ func parseDate(s string) (time.Time, bool) {
 			return time.Time{}, false
 		}
 		return time.Unix(n, 0).UTC(), true
+	}
+	if strings.ContainsAny(s, "tz") {
+		s = strings.ToUpper(s)
 	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {

@@ -87,6 +87,9 @@ func TestConditionOperators(t *testing.T) {
 		{`{"DateEquals":{"aws:CurrentTime":"1748779200"}}`, true}, // epoch seconds
 		{`{"DateLessThanEquals":{"aws:EpochTime":"2025-06-01T12:00:00+00:00"}}`, true},
 		{`{"DateNotEquals":{"aws:CurrentTime":"2025-06-01T12:00:00Z"}}`, false},
+		{`{"DateGreaterThan":{"aws:CurrentTime":"2025-05"}}`, true},
+		{`{"DateEquals":{"aws:CurrentTime":"2025-06-01t12:00:00.000z"}}`, true},
+		{`{"DateLessThan":{"aws:CurrentTime":"2025-06-01T13"}}`, true},
 		{`{"DateGreaterThanEquals":{"aws:CurrentTime":"2025-06-01T14:00:00+02:00"}}`, true},
 		{`{"Bool":{"aws:SecureTransport":"true"}}`, true},
 		{`{"Bool":{"aws:SecureTransport":true}}`, true},

@@ -4,6 +4,7 @@ import "fmt"
 
 // Kind says where a policy document is attached; it decides which elements are
 // required or forbidden, the size limit, and how the evaluator uses the policy.
+// The numeric values are stable (the iam package converts its kinds by value).
 type Kind uint8
 
 const (
