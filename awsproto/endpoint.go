@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
+	"time"
 )
 
 // Call is what an operation handler may want to know about the request besides its input.
@@ -37,7 +39,19 @@ type EndpointConfig struct {
 	// NotFound serves requests that are not AWS API calls (the registry's /v2 included);
 	// nil answers them 404.
 	NotFound http.Handler
-	Logger   *slog.Logger // nil: slog.Default()
+	// Observe, when set, is told how every AWS API call ended (for the audit trail and
+	// metrics), with the context the handler got (carrying what Authenticate added).
+	Observe func(ctx context.Context, o Outcome)
+	Logger  *slog.Logger // nil: slog.Default()
+}
+
+// Outcome is how one AWS API call ended.
+type Outcome struct {
+	Call     Call
+	Status   int           // HTTP status sent
+	Err      *Error        // the error as sent; nil on success
+	Cause    error         // the error as returned inside Coffer (may hold internals: log, never send)
+	Duration time.Duration // from receipt to the end of the answer
 }
 
 // Endpoint serves the AWS APIs (ECR, Organizations, IAM, STS) on one http.Handler: it
@@ -69,6 +83,9 @@ func NewEndpoint(cfg EndpointConfig) *Endpoint {
 // returns is encoded as the answer; use NoOutput for operations that return nothing. Handle
 // panics if the operation is registered twice.
 func Handle[In, Out any](e *Endpoint, svc *Service, op string, fn func(ctx context.Context, in *In) (*Out, error)) {
+	if svc.Protocol == ProtocolQuery && reflect.TypeFor[In]().Kind() != reflect.Struct {
+		panic(fmt.Sprintf("awsproto: %s input must be a struct, not %s", svc.Action(op), reflect.TypeFor[In]()))
+	}
 	key := opKey{svc, op}
 	if _, dup := e.ops[key]; dup {
 		panic(fmt.Sprintf("awsproto: %s registered twice", svc.Action(op)))
@@ -106,7 +123,7 @@ func (e *Endpoint) Operations() []string {
 
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := e.cfg.Client.NewRequestContext(r)
-	rt, perr := Classify(r, e.cfg.Limits)
+	rt, classifyErr := Classify(r, e.cfg.Limits)
 	if rt.Protocol == ProtocolRegistry || rt.Protocol == ProtocolUnknown {
 		if e.cfg.NotFound != nil {
 			e.cfg.NotFound.ServeHTTP(w, r)
@@ -115,7 +132,10 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	call := Call{Route: rt, Request: rc}
+	ctx := context.WithValue(WithRequestContext(r.Context(), rc), callKey{}, call)
 	tw := &trackingWriter{ResponseWriter: w}
+	outcome := Outcome{Call: call}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -123,50 +143,61 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			e.cfg.Logger.Error("awsproto: handler panic", "action", rt.Action(),
 				"request_id", rc.RequestID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			outcome.Err, outcome.Cause = InternalFailure(), fmt.Errorf("panic: %v", p)
 			if !tw.wrote {
-				WriteError(tw, rt, rc.RequestID, InternalFailure())
+				WriteError(tw, rt, rc.RequestID, outcome.Err)
 			}
 		}
+		if e.cfg.Observe != nil {
+			outcome.Status = tw.status
+			outcome.Duration = time.Since(rc.ReceivedAt)
+			e.cfg.Observe(ctx, outcome)
+		}
 	}()
-	if perr != nil {
-		WriteError(tw, rt, rc.RequestID, perr)
-		return
-	}
-	call := Call{Route: rt, Request: rc}
-	ctx := context.WithValue(WithRequestContext(r.Context(), rc), callKey{}, call)
-	if e.cfg.Authenticate != nil {
-		var err error
-		if ctx, err = e.cfg.Authenticate(ctx, r, call); err != nil {
-			e.fail(tw, rt, rc, err)
-			return
-		}
-	}
-	if err := checkVersion(rt); err != nil {
-		WriteError(tw, rt, rc.RequestID, err)
-		return
-	}
-	op, ok := e.ops[opKey{rt.Service, rt.Operation}]
-	if !ok {
+
+	out, err := e.run(&ctx, r, call, classifyErr)
+	if err == nil {
 		if rt.Protocol == ProtocolJSON {
-			WriteError(tw, rt, rc.RequestID, UnknownOperation(rt.Target))
+			err = WriteJSONResponse(tw, rc.RequestID, out)
 		} else {
-			WriteError(tw, rt, rc.RequestID, InvalidAction(rt.Operation))
+			err = WriteQueryResponse(tw, rt.Service, rt.Operation, rc.RequestID, out)
 		}
-		return
-	}
-	out, err := op(ctx, rt)
-	if err != nil {
-		e.fail(tw, rt, rc, err)
-		return
-	}
-	if rt.Protocol == ProtocolJSON {
-		err = WriteJSONResponse(tw, rc.RequestID, out)
-	} else {
-		err = WriteQueryResponse(tw, rt.Service, rt.Operation, rc.RequestID, out)
 	}
 	if err != nil {
-		e.fail(tw, rt, rc, err)
+		outcome.Cause = err
+		outcome.Err = ToError(err, e.cfg.ErrorMappers...)
+		if outcome.Err.HTTPStatus() >= 500 {
+			e.cfg.Logger.Error("awsproto: request failed", "action", rt.Action(),
+				"request_id", rc.RequestID, "error", err.Error())
+		}
+		WriteError(tw, rt, rc.RequestID, outcome.Err)
 	}
+}
+
+// run authenticates, finds the operation and calls it; *ctx becomes the context the
+// authenticator returned, so that observers see the caller too.
+func (e *Endpoint) run(ctx *context.Context, r *http.Request, call Call, classifyErr *Error) (any, error) {
+	if classifyErr != nil {
+		return nil, classifyErr
+	}
+	if e.cfg.Authenticate != nil {
+		authCtx, err := e.cfg.Authenticate(*ctx, r, call)
+		if err != nil {
+			return nil, err
+		}
+		*ctx = authCtx
+	}
+	if err := checkVersion(call.Route); err != nil {
+		return nil, err
+	}
+	op, ok := e.ops[opKey{call.Service, call.Operation}]
+	if !ok {
+		if call.Protocol == ProtocolJSON {
+			return nil, UnknownOperation(call.Target)
+		}
+		return nil, InvalidAction(call.Operation)
+	}
+	return op(*ctx, call.Route)
 }
 
 // checkVersion refuses a query request whose Version names another API version than the
@@ -180,15 +211,6 @@ func checkVersion(rt Route) *Error {
 			Message: fmt.Sprintf("Could not find operation %s for version %s", rt.Operation, v)}
 	}
 	return nil
-}
-
-func (e *Endpoint) fail(w http.ResponseWriter, rt Route, rc RequestContext, err error) {
-	wire := ToError(err, e.cfg.ErrorMappers...)
-	if wire.HTTPStatus() >= 500 {
-		e.cfg.Logger.Error("awsproto: request failed", "action", rt.Action(),
-			"request_id", rc.RequestID, "error", err.Error())
-	}
-	WriteError(w, rt, rc.RequestID, wire)
 }
 
 // WriteError sends e in the protocol of rt: JSON for ECR and Organizations, XML for IAM
@@ -205,15 +227,22 @@ func WriteError(w http.ResponseWriter, rt Route, requestID string, e *Error) {
 // headers went out does not try to write a second status.
 type trackingWriter struct {
 	http.ResponseWriter
-	wrote bool
+	wrote  bool
+	status int
 }
 
 func (t *trackingWriter) WriteHeader(status int) {
+	if !t.wrote {
+		t.status = status
+	}
 	t.wrote = true
 	t.ResponseWriter.WriteHeader(status)
 }
 
 func (t *trackingWriter) Write(b []byte) (int, error) {
+	if !t.wrote {
+		t.status = http.StatusOK
+	}
 	t.wrote = true
 	return t.ResponseWriter.Write(b)
 }
