@@ -134,6 +134,11 @@ try:
     iam.get_user(UserName="ghost")
 except botocore.exceptions.ClientError as e:
     out["iam_error"] = [e.response["Error"]["Code"], e.response["Error"]["Message"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"].get("Type")]
+sim = iam.simulate_custom_policy(PolicyInputList=['{"Version":"2012-10-17","Statement":[]}'], ActionNames=["ecr:PutImage"],
+    ContextEntries=[{"ContextKeyName": "aws:TagKeys", "ContextKeyType": "stringList", "ContextKeyValues": ["a", "b"]}])
+r0 = sim["EvaluationResults"][0]
+out["simulate"] = [r0["EvalActionName"], r0["EvalDecision"], r0["EvalDecisionDetails"]["IAM Policy"],
+    r0["MatchedStatements"][0]["StartPosition"]["Column"], r0["MissingContextValues"], sim["IsTruncated"]]
 sts = boto3.client("sts", **kw)
 r = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/deployer", RoleSessionName="boto",
                     PolicyArns=[{"arn": "arn:aws:iam::aws:policy/ReadOnly"}], Tags=[{"Key": "p", "Value": "q"}])
@@ -176,6 +181,7 @@ func TestBoto3(t *testing.T) {
 	want := map[string][]any{
 		"user":      {"boto-bot", "2026-11-29T15:04:05+00:00", "1"},
 		"iam_error": {"NoSuchEntity", "The user with name ghost cannot be found.", 404.0, "Sender"},
+		"simulate":  {"ecr:PutImage", "allowed", "allowed", 37.0, []any{"aws:SourceIp"}, false},
 		"assume":    {"token<&>", "2026-11-29T16:04:05+00:00", "arn:aws:sts::123456789012:assumed-role/deployer/boto"},
 		"repo":      {"team/app", "2026-11-29T15:04:05.250000+00:00", true},
 		"ecr_error": {"RepositoryNotFoundException", 400.0},
@@ -185,6 +191,9 @@ func TestBoto3(t *testing.T) {
 		if !jsonEqual(got[k], w) {
 			t.Errorf("%s: got %v want %v", k, got[k], w)
 		}
+	}
+	if in := rec.simulate; len(in.ContextEntries) != 1 || len(in.ContextEntries[0].ContextKeyValues) != 2 || in.ContextEntries[0].ContextKeyValues[1] != "b" {
+		t.Errorf("boto3 SimulateCustomPolicy decoded %+v", in)
 	}
 	if in := rec.assumeRole; len(in.PolicyArns) != 1 || *in.PolicyArns[0].Arn != "arn:aws:iam::aws:policy/ReadOnly" {
 		t.Errorf("boto3 AssumeRole decoded %+v", in)
