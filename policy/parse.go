@@ -329,6 +329,40 @@ func checkSyntax(root *jnode, p *Policy) ([]*jnode, error) {
 	return stmts, nil
 }
 
+// validAWSPrincipal accepts "*", an account id, an IAM or STS principal ARN without
+// wildcards, or the unique id IAM leaves in place of a deleted user or role.
+func validAWSPrincipal(v string) bool {
+	if v == "*" || (len(v) == 12 && isDigits(v)) {
+		return true
+	}
+	if len(v) >= 16 && v[0] == 'A' && isUpperAlnum(v) {
+		return true
+	}
+	if strings.ContainsAny(v, "*?") {
+		return false
+	}
+	parts := strings.SplitN(v, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || !partitions[parts[1]] || parts[3] != "" || len(parts[4]) != 12 || !isDigits(parts[4]) {
+		return false
+	}
+	switch parts[2] {
+	case "iam":
+		return parts[5] == "root" || strings.HasPrefix(parts[5], "user/") || strings.HasPrefix(parts[5], "role/")
+	case "sts":
+		return strings.HasPrefix(parts[5], "assumed-role/") || strings.HasPrefix(parts[5], "federated-user/")
+	}
+	return false
+}
+
+func isUpperAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func isStarPrincipal(n *jnode) bool {
 	if n.kind == 's' {
 		return n.str == "*"
@@ -523,6 +557,17 @@ func checkKindRules(stmts []*jnode, kind Kind) error {
 		case kind.resourceBased():
 			if !hasPrincipal {
 				return malformed("Missing required field Principal")
+			}
+			pn := st.get("Principal")
+			if pn == nil {
+				pn = st.get("NotPrincipal")
+			}
+			if pn.kind == 'o' {
+				for _, v := range stringsOf(pn.get("AWS")) {
+					if !validAWSPrincipal(v) {
+						return malformedf(`Invalid principal in policy: "AWS":%q`, v)
+					}
+				}
 			}
 		default:
 			if !hasResource || len(stringsOf(st.get("Resource")))+len(stringsOf(st.get("NotResource"))) == 0 {
