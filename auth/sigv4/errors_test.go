@@ -1,6 +1,7 @@
 package sigv4_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"net/url"
@@ -360,5 +361,35 @@ func TestUndecodableQuery(t *testing.T) {
 	authError(t, srv.send(t, r).err, sigv4.CodeIncompleteSignature, 400, "")
 	if _, err := url.ParseQuery("a=%zz"); err == nil {
 		t.Fatal("expected the query to be invalid")
+	}
+}
+
+// A store that keeps only a hash of the session token checks it through
+// Secret.CheckSessionToken; the verifier never sees the token itself.
+func TestCheckSessionToken(t *testing.T) {
+	want := sha256.Sum256([]byte(sessionToken))
+	var seen []string
+	ring := keyring{sessionKeyID: {SecretAccessKey: sessionSecret, Expires: serverNow.Add(time.Hour), Principal: sessionARN,
+		CheckSessionToken: func(token string) bool {
+			seen = append(seen, token)
+			got := sha256.Sum256([]byte(token))
+			return got == want
+		}}}
+	srv := newVerifyServer(t, sigv4.NewVerifier(ring, sigv4.Options{Now: func() time.Time { return serverNow }}), nil)
+
+	r, _ := signedECR(t, srv, sessionCreds, "us-east-1", serverNow)
+	o := srv.send(t, r)
+	if o.err != nil || !o.res.Temporary || o.res.Principal != sessionARN {
+		t.Fatalf("right token: %+v", o)
+	}
+	for _, creds := range []aws.Credentials{
+		{AccessKeyID: sessionKeyID, SecretAccessKey: sessionSecret, SessionToken: sessionToken + "x"},
+		{AccessKeyID: sessionKeyID, SecretAccessKey: sessionSecret},
+	} {
+		r, _ := signedECR(t, srv, creds, "us-east-1", serverNow)
+		authError(t, srv.send(t, r).err, sigv4.CodeInvalidClientTokenID, 403, msgInvalidToken)
+	}
+	if len(seen) != 3 || seen[0] != sessionToken || seen[2] != "" {
+		t.Fatalf("the hook saw %q", seen)
 	}
 }
