@@ -233,6 +233,10 @@ func decided(o Outcome, s Source, h hit) Decision {
 // wins; otherwise the identity side (identity policies, boundary, session policies, SCPs)
 // and the resource side combine by account and by how the resource policy names the caller.
 // It does not allocate.
+//
+// Choices where AWS's documentation is silent: a plain (non-set) operator on a multivalued
+// key matches when any value matches (negated: when none does); a policy variable's value is
+// compared literally, its '*' and '?' are not wildcards.
 func Evaluate(req *Request, set *PolicySet) Decision {
 	r := newEvalReq(req, set)
 	// Explicit denies, in the order AWS's flow chart visits policy types.
