@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"math/bits"
+	"strings"
+)
 
 // Request is one authorization question.
 type Request struct {
@@ -97,6 +100,26 @@ func (h hit) found() bool { return h.p != nil }
 
 // scan finds the first applicable Deny and the first applicable Allow in p.
 func scan(p *Policy, r *evalReq) (deny, allow hit) {
+	if p.index.ok {
+		for m := p.index.candidates(r.serviceHash); m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m)
+			if p.filters[i].nameMask&r.nameBit == 0 {
+				continue
+			}
+			st := &p.stmts[i]
+			if st.Effect == Allow && allow.found() {
+				continue
+			}
+			if !st.applies(r) {
+				continue
+			}
+			if st.Effect == Deny {
+				return hit{p, i}, allow
+			}
+			allow = hit{p, i}
+		}
+		return deny, allow
+	}
 	for i, f := range p.filters {
 		if (f.serviceHash != 0 && f.serviceHash != r.serviceHash) || f.nameMask&r.nameBit == 0 {
 			continue

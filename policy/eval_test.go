@@ -431,3 +431,28 @@ func TestPrincipalFromARN(t *testing.T) {
 		}
 	}
 }
+
+func TestLargePolicyWithoutIndex(t *testing.T) {
+	var stmts []string
+	for i := 0; i < 70; i++ {
+		stmts = append(stmts, `{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}`)
+	}
+	allow := `{"Effect":"Allow","Action":"ecr:BatchGetImage","Resource":"*"}`
+	deny := `{"Effect":"Deny","NotAction":"s3:*","Resource":"arn:aws:ecr:*:*:repository/team/*"}`
+	small := mustParse(t, KindInlineRole, `{"Version":"2012-10-17","Statement":[`+strings.Join(stmts[:10], ",")+","+allow+`]}`)
+	big := mustParse(t, KindInlineRole, `{"Version":"2012-10-17","Statement":[`+strings.Join(stmts, ",")+","+allow+`]}`)
+	bigDeny := mustParse(t, KindInlineRole, `{"Version":"2012-10-17","Statement":[`+strings.Join(stmts, ",")+","+allow+","+deny+`]}`)
+	if !small.index.ok || big.index.ok {
+		t.Fatalf("index used: small %v, big %v", small.index.ok, big.index.ok)
+	}
+	for _, c := range []struct {
+		p    *Policy
+		want Outcome
+		stmt int
+	}{{small, Allowed, 10}, {big, Allowed, 70}, {bigDeny, ExplicitDeny, 71}} {
+		d := Evaluate(alice(nil), &PolicySet{Identity: []*Policy{c.p}})
+		if d.Outcome != c.want || d.Statement != c.stmt {
+			t.Errorf("got %v by statement %d, want %v by %d", d.Outcome, d.Statement, c.want, c.stmt)
+		}
+	}
+}

@@ -36,6 +36,54 @@ type Policy struct {
 	stmtList   bool // Statement was written as a list
 	stmts      []Statement
 	filters    []stmtFilter // parallel to stmts, kept small and contiguous for fast rejection
+	index      serviceIndex
+}
+
+// serviceIndex maps an action's service to the statements that can match it, as bit sets,
+// for policies of at most 64 statements.
+type serviceIndex struct {
+	ok     bool
+	hashes []uint64 // distinct service hashes
+	masks  []uint64 // statements whose Action names that service
+	any    uint64   // statements that may match any service
+}
+
+func buildIndex(filters []stmtFilter) serviceIndex {
+	if len(filters) > 64 {
+		return serviceIndex{}
+	}
+	ix := serviceIndex{ok: true}
+	for i, f := range filters {
+		bit := uint64(1) << i
+		if f.serviceHash == 0 {
+			ix.any |= bit
+			continue
+		}
+		found := false
+		for j, h := range ix.hashes {
+			if h == f.serviceHash {
+				ix.masks[j] |= bit
+				found = true
+			}
+		}
+		if !found {
+			ix.hashes = append(ix.hashes, f.serviceHash)
+			ix.masks = append(ix.masks, bit)
+		}
+	}
+	return ix
+}
+
+// candidates is the bit set of statements whose service filter admits serviceHash.
+func (ix *serviceIndex) candidates(serviceHash uint64) uint64 {
+	m := ix.any
+	for j, h := range ix.hashes {
+		if h == serviceHash {
+			m |= ix.masks[j]
+			break
+		}
+	}
+	return m
 }
 
 // stmtFilter rejects most statements for a request by service and first letter of the action.
@@ -230,6 +278,7 @@ func Parse(doc []byte, kind Kind) (*Policy, error) {
 		}
 		p.filters = append(p.filters, f)
 	}
+	p.index = buildIndex(p.filters)
 	return p, nil
 }
 
