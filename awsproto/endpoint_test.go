@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -147,5 +148,28 @@ func TestToError(t *testing.T) {
 	}
 	if awsproto.ToError(nil) != nil {
 		t.Fatal("nil must stay nil")
+	}
+}
+
+func TestToErrorSDKErrorTypes(t *testing.T) {
+	cases := []struct {
+		err    error
+		code   string
+		status int
+	}{
+		{&iamtypes.NoSuchEntityException{Message: aws.String("gone")}, "NoSuchEntity", 404},
+		{&iamtypes.EntityAlreadyExistsException{Message: aws.String("dup")}, "EntityAlreadyExists", 409},
+		{&iamtypes.ServiceFailureException{Message: aws.String("x")}, "ServiceFailure", 500},
+		{&ecrtypes.RepositoryNotFoundException{Message: aws.String("nope")}, "RepositoryNotFoundException", 400},
+		{&ecrtypes.ServerException{Message: aws.String("x")}, "ServerException", 500},
+	}
+	for _, c := range cases {
+		e := awsproto.ToError(fmt.Errorf("wrapped: %w", c.err))
+		if e.Code != c.code || e.HTTPStatus() != c.status {
+			t.Errorf("%T: got %s %d", c.err, e.Code, e.HTTPStatus())
+		}
+	}
+	if s := (&awsproto.Error{Code: "NoSuchEntity"}).HTTPStatus(); s != 404 {
+		t.Errorf("model status of NoSuchEntity: %d", s)
 	}
 }

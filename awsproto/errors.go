@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/aws/smithy-go"
 )
 
 // Fault says who AWS blames for an error: the caller (Sender) or the service (Receiver).
@@ -29,11 +31,30 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// HTTPStatus is the status the error is answered with.
+// modelStatus holds the HTTP status of the error codes whose botocore models (IAM, STS)
+// declare one other than 400. ECR and Organizations declare none: their client errors are
+// 400, their server faults 500.
+var modelStatus = map[string]int{
+	"ConcurrentModification": 409, "ReportExpired": 410, "ReportNotPresent": 410, "ReportInProgress": 404,
+	"DeleteConflict": 409, "DuplicateCertificate": 409, "EntityAlreadyExists": 409,
+	"EntityTemporarilyUnmodifiable": 409, "FeatureDisabled": 404, "FeatureEnabled": 409,
+	"InvalidAuthenticationCode": 403, "LimitExceeded": 409, "NoSuchEntity": 404, "PolicyEvaluation": 500,
+	"ReportGenerationLimitExceeded": 409, "ServiceFailure": 500, "NotSupportedService": 404,
+	"IDPRejectedClaim": 403, "OutboundWebIdentityFederationDisabledException": 403,
+	"RegionDisabledException": 403, "SessionDurationEscalationException": 403,
+	"ServiceException": 500, "ServerException": 500,
+}
+
+// HTTPStatus is the status the error is answered with: Status if set, else the one the
+// service model gives the code, else 400 for Sender and 500 for Receiver faults.
 func (e *Error) HTTPStatus() int {
-	switch {
-	case e.Status != 0:
+	if e.Status != 0 {
 		return e.Status
+	}
+	if s, ok := modelStatus[e.Code]; ok {
+		return s
+	}
+	switch {
 	case e.Fault == Receiver:
 		return http.StatusInternalServerError
 	default:
@@ -84,7 +105,8 @@ type jsonCoded interface{ JSONCode() string }
 type ErrorMapper func(error) (e *Error, ok bool)
 
 // ToError converts any error to its wire form, once, at the edge. It recognises (in order)
-// *Error, AWSErrorer, errors with Code/Message/HTTPStatus methods, then asks the mappers. What
+// *Error, AWSErrorer, errors with Code/Message/HTTPStatus methods (the SigV4 verifier's),
+// the SDK's modelled errors (smithy.APIError), then asks the mappers. What
 // none of them knows becomes InternalFailure with a fixed message, so no internals leak.
 func ToError(err error, mappers ...ErrorMapper) *Error {
 	if err == nil {
@@ -104,6 +126,16 @@ func ToError(err error, mappers ...ErrorMapper) *Error {
 		out := &Error{Code: ce.Code(), Message: ce.Message(), Status: ce.HTTPStatus()}
 		if jc, ok := ce.(jsonCoded); ok {
 			out.JSONCode = jc.JSONCode()
+		}
+		return out
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() != "" {
+		// The SDK's own error types (e.g. *ecrtypes.RepositoryNotFoundException) can be
+		// returned as they are.
+		out := &Error{Code: api.ErrorCode(), Message: api.ErrorMessage()}
+		if api.ErrorFault() == smithy.FaultServer {
+			out.Fault = Receiver
 		}
 		return out
 	}
