@@ -146,6 +146,9 @@ func TestToError(t *testing.T) {
 	if dom.Code != "NoSuchEntity" || dom.Message != "gone" || dom.HTTPStatus() != 404 || dom.FaultType() != awsproto.Sender {
 		t.Fatalf("AWSErrorer: %+v", dom)
 	}
+	if e := awsproto.ToError(fmt.Errorf("query: %w", context.DeadlineExceeded)); e.Code != "ServiceUnavailable" || e.HTTPStatus() != 503 {
+		t.Fatalf("deadline: %+v", e)
+	}
 	if awsproto.ToError(nil) != nil {
 		t.Fatal("nil must stay nil")
 	}

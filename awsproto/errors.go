@@ -1,6 +1,7 @@
 package awsproto
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -106,7 +107,8 @@ type ErrorMapper func(error) (e *Error, ok bool)
 
 // ToError converts any error to its wire form, once, at the edge. It recognises (in order)
 // *Error, AWSErrorer, errors with Code/Message/HTTPStatus methods (the SigV4 verifier's),
-// the SDK's modelled errors (smithy.APIError), then asks the mappers. What
+// the SDK's modelled errors (smithy.APIError), then asks the mappers. A deadline that ran
+// out becomes ServiceUnavailable (503, which clients retry). What
 // none of them knows becomes InternalFailure with a fixed message, so no internals leak.
 func ToError(err error, mappers ...ErrorMapper) *Error {
 	if err == nil {
@@ -146,6 +148,9 @@ func ToError(err error, mappers ...ErrorMapper) *Error {
 		if out, ok := m(err); ok && out != nil {
 			return out
 		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ServiceUnavailable() // a store or peer too slow right now: worth a retry
 	}
 	return InternalFailure()
 }
