@@ -27,6 +27,39 @@ type Caller struct {
 	Engine policy.Principal
 	// Generation is the IAM store generation the principal was resolved at (for caches).
 	Generation uint64
+	// Region is the region the request was signed for (aws:RequestedRegion); "" when the
+	// request carried no SigV4 credential scope.
+	Region string
+}
+
+// NewCaller builds the caller for an IAM principal (nil: Anonymous) resolved at generation.
+func NewCaller(m Method, p *iam.Principal, generation uint64) *Caller {
+	if p == nil {
+		return &Caller{Method: Anonymous, Engine: policy.Principal{Type: policy.PrincipalAnonymous}}
+	}
+	return &Caller{Method: m, Principal: p, Engine: EnginePrincipal(p), Generation: generation}
+}
+
+// EnginePrincipal is the policy engine's view of an IAM principal: its type, its ARN (the
+// session ARN for a role session), its account and, for sessions, the role's ARN.
+func EnginePrincipal(p *iam.Principal) policy.Principal {
+	out := policy.Principal{ARN: p.ARN, Account: p.AccountID}
+	switch p.Type {
+	case iam.PrincipalRoot:
+		out.Type = policy.PrincipalRoot
+		if out.ARN == "" {
+			out.ARN = iam.RootARN(p.AccountID)
+		}
+	case iam.PrincipalAssumedRole:
+		out.Type = policy.PrincipalAssumedRole
+		out.RoleARN = p.RoleARN
+	case iam.PrincipalUser:
+		out.Type = policy.PrincipalUser
+	default:
+		// An unknown kind of principal gets no identity side at all (fail closed).
+		out.Type = policy.PrincipalAnonymous
+	}
+	return out
 }
 
 type callerKey struct{}
