@@ -231,3 +231,39 @@ func TestScopeService(t *testing.T) {
 		}
 	}
 }
+
+func FuzzClassify(f *testing.F) {
+	f.Add("/", "AmazonEC2ContainerRegistry_V20150921.BatchGetImage", jsonContentType, ecrAuth, "{}")
+	f.Add("/", "", formContentType, iamAuth, "Action=CreateUser&Tags.member.1.Key=a")
+	f.Add("/?Action=GetUser&X-Amz-Credential=A%2Fb%2Fc%2Fsts%2Faws4_request", "", "", "", "")
+	f.Add("/v2/x/manifests/y", "", "", "", "")
+	f.Fuzz(func(t *testing.T, target, amzTarget, ctype, auth, body string) {
+		r, err := http.NewRequest("POST", "http://h"+target, strings.NewReader(body))
+		if err != nil || r.URL.Path == "" {
+			return
+		}
+		r.Header.Set("X-Amz-Target", amzTarget)
+		r.Header.Set("Content-Type", ctype)
+		r.Header.Set("Authorization", auth)
+		rt, cerr := Classify(r, Limits{MaxJSONBody: 1 << 16, MaxQueryBody: 1 << 16})
+		switch rt.Protocol {
+		case ProtocolJSON:
+			if amzTarget == "" || (rt.Service != nil && !strings.HasPrefix(amzTarget, rt.Service.TargetPrefix+".")) {
+				t.Fatalf("JSON route %+v for target %q", rt, amzTarget)
+			}
+		case ProtocolQuery:
+			if rt.Service != IAM && rt.Service != STS {
+				t.Fatalf("query route to %v", rt.Service)
+			}
+			if cerr == nil && rt.Operation == "" {
+				t.Fatalf("query route without operation or error: %+v", rt)
+			}
+		}
+		if cerr == nil && rt.Body != nil {
+			again, _ := io.ReadAll(r.Body)
+			if string(again) != string(rt.Body) {
+				t.Fatalf("body not rewound")
+			}
+		}
+	})
+}
