@@ -46,6 +46,8 @@ type Options struct {
 	Synchronous string
 	// Readers is the size of the read pool. Default: 2 × GOMAXPROCS, at least 4.
 	Readers int
+	// Clock replaces time.Now for the times the store records and compares (tests).
+	Clock func() time.Time
 }
 
 // Store is the SQLite metadata store.
@@ -106,6 +108,9 @@ func OpenOptions(path string, o Options) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w, reviewDelay: o.ReviewDelay, now: time.Now}
+	if o.Clock != nil {
+		s.now = o.Clock
+	}
 	if err := s.migrate(context.Background()); err != nil {
 		w.Close()
 		return nil, err
