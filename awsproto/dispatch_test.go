@@ -267,3 +267,19 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+func TestParseProxies(t *testing.T) {
+	got, err := ParseProxies([]string{"10.0.0.0/8", " 192.0.2.7 ", "::1", "10.1.2.3/16", "::ffff:198.51.100.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "::1/128", "10.1.0.0/16", "198.51.100.1/32"}
+	for i, p := range got {
+		if p.String() != want[i] {
+			t.Fatalf("got %v want %v", got, want)
+		}
+	}
+	if _, err := ParseProxies([]string{"proxy.local"}); err == nil {
+		t.Fatal("a host name must be refused")
+	}
+}

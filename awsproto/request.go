@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -27,6 +28,26 @@ type RequestContext struct {
 type ClientInfo struct {
 	Proxies []netip.Prefix
 	Now     func() time.Time // nil: time.Now
+}
+
+// ParseProxies reads a configured list of trusted proxies: addresses ("10.0.0.7", "::1")
+// or networks ("10.0.0.0/8"), as ClientInfo.Proxies.
+func ParseProxies(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, item := range list {
+		item = strings.TrimSpace(item)
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither an IP address nor a CIDR network", item)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // NewRequestContext builds the RequestContext of r with a fresh request id.
