@@ -160,6 +160,19 @@ func newTestEndpoint(t *testing.T, rec *recorded) *awsproto.Endpoint {
 	awsproto.Handle(e, awsproto.ECR, "GetAuthorizationToken", func(ctx context.Context, in *ecr.GetAuthorizationTokenInput) (*ecr.GetAuthorizationTokenOutput, error) {
 		panic("boom: secret internals")
 	})
+	awsproto.Handle(e, awsproto.ECR, "DescribeImageScanFindings", func(ctx context.Context, in *ecr.DescribeImageScanFindingsInput) (*ecr.DescribeImageScanFindingsOutput, error) {
+		return &ecr.DescribeImageScanFindingsOutput{
+			RepositoryName: in.RepositoryName, ImageId: in.ImageId,
+			ImageScanStatus: &ecrtypes.ImageScanStatus{Status: ecrtypes.ScanStatusComplete, Description: aws.String("done")},
+			ImageScanFindings: &ecrtypes.ImageScanFindings{
+				FindingSeverityCounts: map[string]int32{"HIGH": 2, "LOW": 5},
+				ImageScanCompletedAt:  aws.Time(created),
+				Findings: []ecrtypes.ImageScanFinding{{Name: aws.String("CVE-2099-0001"), Severity: ecrtypes.FindingSeverityHigh,
+					Attributes: []ecrtypes.Attribute{{Key: aws.String("package_name"), Value: aws.String("glibc")}, {Key: aws.String("empty")}}}},
+			},
+			NextToken: aws.String("page-2"),
+		}, nil
+	})
 	awsproto.Handle(e, awsproto.Organizations, "CreateAccount", func(ctx context.Context, in *organizations.CreateAccountInput) (*organizations.CreateAccountOutput, error) {
 		rec.createAcct = *in
 		return &organizations.CreateAccountOutput{CreateAccountStatus: &orgtypes.CreateAccountStatus{
@@ -325,6 +338,22 @@ func TestSDKRoundTrips(t *testing.T) {
 			r[0].ImageTagMutability != ecrtypes.ImageTagMutabilityImmutable || !r[0].ImageScanningConfiguration.ScanOnPush ||
 			aws.ToString(r[0].RepositoryUri) != "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app" {
 			t.Fatalf("parsed %+v", r)
+		}
+	})
+
+	t.Run("ecr DescribeImageScanFindings maps and nested lists", func(t *testing.T) {
+		out, err := ecrc.DescribeImageScanFindings(ctx, &ecr.DescribeImageScanFindingsInput{RepositoryName: aws.String("team/app"),
+			ImageId: &ecrtypes.ImageIdentifier{ImageTag: aws.String("v1")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := out.ImageScanFindings
+		if f.FindingSeverityCounts["HIGH"] != 2 || f.FindingSeverityCounts["LOW"] != 5 || len(f.Findings) != 1 ||
+			f.Findings[0].Severity != ecrtypes.FindingSeverityHigh || len(f.Findings[0].Attributes) != 2 ||
+			aws.ToString(f.Findings[0].Attributes[0].Value) != "glibc" || f.Findings[0].Attributes[1].Value != nil ||
+			!aws.ToTime(f.ImageScanCompletedAt).Equal(created) || out.ImageScanStatus.Status != ecrtypes.ScanStatusComplete ||
+			aws.ToString(out.NextToken) != "page-2" || aws.ToString(out.ImageId.ImageTag) != "v1" {
+			t.Fatalf("parsed %+v / %+v", out, f)
 		}
 	})
 
