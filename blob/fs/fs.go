@@ -6,7 +6,8 @@
 //	blobs/<algorithm>/<first two hex digits>/<hex>   verified content (sha256 or sha512)
 //	uploads/<uuid>/data                               bytes received so far
 //	uploads/<uuid>/hashstate                          sha256 state and the offset it covers
-//	trash/<hex>.<uuid>                                a blob being deleted (moved aside first)
+//	trash/<hex>.<uuid>                                a blob being deleted (moved aside first;
+//	                                                  put back by New after a crash)
 //
 // Every path is built from a digest that passed validation (known algorithm, lowercase hex of
 // the algorithm's length) or from an upload id that parses as a canonical UUID, so no name or
@@ -32,6 +33,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,7 +72,43 @@ func New(dir string) (*Store, error) {
 			return nil, fmt.Errorf("blob/fs: %w", err)
 		}
 	}
-	return &Store{root: dir, now: time.Now}, nil
+	s := &Store{root: dir, now: time.Now}
+	if err := s.recoverTrash(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// recoverTrash puts back blobs that a DeleteUnused interrupted by a crash left aside: the
+// deletion was not finished, so the blob may have been published again in between. A
+// restored blob that is garbage is found again by the collector's sweep.
+func (s *Store) recoverTrash() error {
+	dir := filepath.Join(s.root, trashDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	for _, e := range entries {
+		aside := filepath.Join(dir, e.Name())
+		hex, _, _ := strings.Cut(e.Name(), ".")
+		for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+			d := digest.NewDigestFromEncoded(alg, hex)
+			if checkDigest(d) != nil {
+				continue
+			}
+			p, _ := s.blobPath(d)
+			if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+				return fmt.Errorf("blob/fs: %w", err)
+			}
+			if err := os.Link(aside, p); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("blob/fs: restoring %s: %w", d, err)
+			}
+		}
+		if err := os.Remove(aside); err != nil {
+			return fmt.Errorf("blob/fs: %w", err)
+		}
+	}
+	return nil
 }
 
 // blobPath returns the path of a digest, or an error for anything that is not a valid digest

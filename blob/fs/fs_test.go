@@ -479,3 +479,25 @@ func BenchmarkPutSmall(b *testing.B) {
 		}
 	}
 }
+
+// A deletion interrupted between moving the blob aside and removing it is undone at start.
+func TestInterruptedDeleteIsUndone(t *testing.T) {
+	s, dir := newStore(t)
+	p := []byte("aside")
+	d := digest.FromBytes(p)
+	s.Put(ctx, d, p)
+	hex := d.Encoded()
+	if err := os.Rename(filepath.Join(dir, "blobs", "sha256", hex[:2], hex), filepath.Join(dir, "trash", hex+".1234")); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s2, d), p) {
+		t.Fatal("content differs")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "trash")); len(entries) != 0 {
+		t.Fatalf("trash not emptied: %v", entries)
+	}
+}
