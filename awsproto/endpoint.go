@@ -33,8 +33,9 @@ type EndpointConfig struct {
 	// is answered in the protocol and format of the request's service; the context it returns
 	// (e.g. carrying the caller) is the one the handler gets.
 	Authenticate func(ctx context.Context, r *http.Request, call Call) (context.Context, error)
-	// ErrorMappers convert domain errors that are not *Error, AWSErrorer or sigv4-style
-	// errors (see ToError). Anything left unmapped is answered as InternalFailure.
+	// ErrorMappers convert domain errors that ToError does not know by itself (*Error,
+	// AWSErrorer, sigv4-style and SDK errors). Anything left unmapped is answered as
+	// InternalFailure.
 	ErrorMappers []ErrorMapper
 	// NotFound serves requests that are not AWS API calls (the registry's /v2 included);
 	// nil answers them 404.
@@ -122,6 +123,7 @@ func (e *Endpoint) Operations() []string {
 }
 
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	rc := e.cfg.Client.NewRequestContext(r)
 	rt, classifyErr := Classify(r, e.cfg.Limits)
 	if rt.Protocol == ProtocolRegistry || rt.Protocol == ProtocolUnknown {
@@ -150,7 +152,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if e.cfg.Observe != nil {
 			outcome.Status = tw.status
-			outcome.Duration = time.Since(rc.ReceivedAt)
+			outcome.Duration = time.Since(start)
 			e.cfg.Observe(ctx, outcome)
 		}
 	}()
