@@ -91,15 +91,15 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		"synchronous(" + strings.ToUpper(o.Synchronous) + ")",
 		"foreign_keys(1)",
 	}
-	dsn := func(extra ...string) string {
+	dsn := func(txlock string, extra ...string) string {
 		q := url.Values{}
 		for _, p := range append(pragmas, extra...) {
 			q.Add("_pragma", p)
 		}
-		q.Set("_txlock", "immediate")
+		q.Set("_txlock", txlock)
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn())
+	w, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -115,7 +115,8 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	// Readers begin deferred: BEGIN IMMEDIATE would take the write lock.
+	r, err := sql.Open("sqlite", dsn("deferred", "query_only(1)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)

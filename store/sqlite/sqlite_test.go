@@ -250,3 +250,27 @@ func (l *latencies) percentile(p float64) time.Duration {
 	slices.Sort(sorted)
 	return sorted[int(float64(len(sorted)-1)*p)]
 }
+
+// A read transaction on the read pool must not hold the write lock.
+func TestReadTransactionDoesNotBlockWriter(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, _ := s.CreateRepository(ctx, "111122223333", "r")
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.LinkBlob(wctx, r.ID, digest.FromString("x"), 1); err != nil {
+		t.Fatalf("write during a read transaction: %v", err)
+	}
+}
