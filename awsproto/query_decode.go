@@ -101,11 +101,30 @@ func (d *queryDecoder) present(name string) bool {
 	return d.has(name) || len(d.under(name+".")) > 0
 }
 
+// presentAs reports whether a member of type t was sent at name: a scalar only by its own
+// name, a structure only by names under it, a list or map by either (a bare "Name=" is an
+// empty list).
+func (d *queryDecoder) presentAs(name string, t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == timeType || (t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8):
+		return d.has(name)
+	case t.Kind() == reflect.Struct:
+		return len(d.under(name+".")) > 0
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Map:
+		return d.present(name)
+	default:
+		return d.has(name)
+	}
+}
+
 func (d *queryDecoder) decodeStruct(v reflect.Value, prefix, path string) {
 	for _, f := range fieldsOf(v.Type()) {
 		name := d.resolve(prefix, f.name)
 		fpath := join(path, f.path)
-		if !d.present(name) {
+		if !d.presentAs(name, v.Type().FieldByIndex(f.index).Type) {
 			if f.required {
 				d.violations = append(d.violations, Violation{Path: fpath, Constraint: "Member must not be null"})
 			}
@@ -277,7 +296,7 @@ func (d *queryDecoder) decodeMap(v reflect.Value, name, path string, f fieldInfo
 		key := reflect.New(v.Type().Key()).Elem()
 		d.decodeValue(key, entry+"."+f.key, entryPath+"."+f.key, elem)
 		val := reflect.New(v.Type().Elem()).Elem()
-		if d.present(entry + "." + f.value) {
+		if d.presentAs(entry+"."+f.value, v.Type().Elem()) {
 			d.decodeValue(val, entry+"."+f.value, entryPath+"."+f.value, elem)
 		}
 		m.SetMapIndex(key, val)

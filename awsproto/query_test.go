@@ -97,6 +97,11 @@ func TestDecodeQueryListsAndAbsence(t *testing.T) {
 	if !reflect.DeepEqual(in.Names, []string{"c", "d"}) {
 		t.Fatalf("sparse indices in numeric order: %#v", in.Names)
 	}
+	in = qInput{}
+	mustDecode(t, "UserName=u&MaxItems.x=1&Force.y=true&Inner=whole&Since.z=1", &in)
+	if in.MaxItems != nil || in.Force != nil || in.Inner != nil || in.Since != nil {
+		t.Fatalf("names under a scalar, or a bare structure name, are not the member: %+v", in)
+	}
 	if in.Path != nil || in.MaxItems != nil || in.Inner != nil || in.Attributes != nil || in.Entries != nil {
 		t.Fatalf("absent members must stay nil: %+v", in)
 	}
@@ -114,6 +119,8 @@ func TestDecodeQueryRequiredMessages(t *testing.T) {
 			"1 validation error detected: Value 'lots' at 'maxItems' failed to satisfy constraint: Member must be a number"},
 		{"UserName=u&Enabled=yes",
 			"1 validation error detected: Value 'yes' at 'enabled' failed to satisfy constraint: Member must be true or false"},
+		{"UserName.x=u",
+			"1 validation error detected: Value null at 'userName' failed to satisfy constraint: Member must not be null"},
 		{"UserName=u&Attributes.entry.1.value=v",
 			"1 validation error detected: Value null at 'attributes.1.key' failed to satisfy constraint: Member must not be null"},
 	}
