@@ -274,3 +274,24 @@ func TestReadTransactionDoesNotBlockWriter(t *testing.T) {
 		t.Fatalf("write during a read transaction: %v", err)
 	}
 }
+
+// BenchmarkLinkBlob measures one write transaction under each durability setting.
+func BenchmarkLinkBlob(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run(sync, func(b *testing.B) {
+			s, err := OpenOptions(filepath.Join(b.TempDir(), "meta.db"), Options{Synchronous: sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			r, _ := s.CreateRepository(ctx, "111122223333", "r")
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.LinkBlob(ctx, r.ID, digest.FromString(fmt.Sprint(i)), 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
