@@ -41,6 +41,24 @@ type Authorizer interface {
 type AccessDeniedError struct {
 	Message  string
 	Decision policy.Decision
+	// Code is the error code on the wire: CodeAccessDenied for the query APIs (IAM, STS),
+	// CodeAccessDeniedException for the JSON APIs (ECR, Organizations) and the registry.
+	Code string
 }
 
+// AWS's codes for a denied request.
+const (
+	CodeAccessDenied          = "AccessDenied"          // IAM, STS: HTTP 403
+	CodeAccessDeniedException = "AccessDeniedException" // ECR, Organizations: HTTP 400
+)
+
 func (e *AccessDeniedError) Error() string { return e.Message }
+
+// AWSError gives the wire form (awsproto.AWSErrorer): AccessDenied with HTTP 403 as IAM and
+// STS answer, AccessDeniedException with HTTP 400 as ECR and Organizations answer.
+func (e *AccessDeniedError) AWSError() (code, message string, status int) {
+	if e.Code == CodeAccessDenied {
+		return CodeAccessDenied, e.Message, 403
+	}
+	return CodeAccessDeniedException, e.Message, 400
+}
