@@ -14,7 +14,7 @@ import (
 
 type authorizationDetailsIn struct {
 	Filter []string
-	pageIn
+	Paging
 }
 
 // detailItem is one entry of GetAccountAuthorizationDetails, whose pages run over users,
@@ -70,7 +70,7 @@ func (a *api) registerAccount(e *awsproto.Endpoint) {
 				items = append(items, detailItem{policy: policyDetail(p)})
 			}
 		}
-		page, truncated, marker, err := pageOf(items, in.pageIn)
+		page, truncated, marker, err := pageOf(items, in.Paging)
 		if err != nil {
 			return nil, err
 		}

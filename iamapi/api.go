@@ -228,16 +228,17 @@ func domainTags(in []tagIn) []iam.Tag {
 	return out
 }
 
-// pageIn is IAM's pagination request: an opaque Marker from the previous answer and MaxItems
-// (1..1000, default 100).
-type pageIn struct {
+// Paging holds the pagination members of IAM's List* requests: an opaque Marker from the
+// previous answer and MaxItems (1..1000, default 100). It is exported only so that the query
+// decoder sees the members of the input structs that embed it.
+type Paging struct {
 	Marker   *string
 	MaxItems *int32
 }
 
 // pageOf cuts one page out of items. The marker is the offset of the next item, opaque to
 // clients.
-func pageOf[T any](items []T, in pageIn) (page []T, truncated bool, next *string, err error) {
+func pageOf[T any](items []T, in Paging) (page []T, truncated bool, next *string, err error) {
 	start := 0
 	if in.Marker != nil {
 		raw, decodeErr := base64.RawURLEncoding.DecodeString(*in.Marker)

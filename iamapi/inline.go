@@ -20,7 +20,7 @@ type entityPolicyIn struct {
 	PolicyDocument *string
 	PolicyArn      *string
 	PathPrefix     *string
-	pageIn
+	Paging
 }
 
 // entity returns the entity an inline or attachment call names, and its member name.
@@ -92,7 +92,7 @@ func (a *api) registerInlinePolicies(e *awsproto.Endpoint) {
 			if err != nil {
 				return nil, false, nil, err
 			}
-			return pageOf(names, in.pageIn)
+			return pageOf(names, in.Paging)
 		}
 
 		op(e, "Put"+k+"Policy", put)

@@ -14,7 +14,7 @@ import (
 
 type optionalUserPageIn struct {
 	UserName *string
-	pageIn
+	Paging
 }
 
 type accessKeyIn struct {
@@ -73,7 +73,7 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(keys, in.pageIn)
+		page, truncated, marker, err := pageOf(keys, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +180,7 @@ type serialIn struct {
 
 type listVirtualMFAIn struct {
 	AssignmentStatus *string
-	pageIn
+	Paging
 }
 
 func (a *api) registerMFA(e *awsproto.Endpoint) {
@@ -253,7 +253,7 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(devices, in.pageIn)
+		page, truncated, marker, err := pageOf(devices, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +285,7 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(devices, in.pageIn)
+		page, truncated, marker, err := pageOf(devices, in.Paging)
 		if err != nil {
 			return nil, err
 		}

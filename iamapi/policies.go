@@ -27,7 +27,7 @@ type policyARNIn struct {
 
 type policyARNPageIn struct {
 	PolicyArn string `aws:"PolicyArn,required"`
-	pageIn
+	Paging
 }
 
 type listPoliciesIn struct {
@@ -35,7 +35,7 @@ type listPoliciesIn struct {
 	OnlyAttached      bool
 	PathPrefix        *string
 	PolicyUsageFilter *string
-	pageIn
+	Paging
 }
 
 type createPolicyVersionIn struct {
@@ -54,7 +54,7 @@ type listEntitiesForPolicyIn struct {
 	EntityFilter      *string
 	PathPrefix        *string
 	PolicyUsageFilter *string
-	pageIn
+	Paging
 }
 
 func (a *api) registerManagedPolicies(e *awsproto.Endpoint) {
@@ -126,7 +126,7 @@ func (a *api) registerManagedPolicies(e *awsproto.Endpoint) {
 			}
 			policies = kept
 		}
-		page, truncated, marker, err := pageOf(policies, in.pageIn)
+		page, truncated, marker, err := pageOf(policies, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -180,7 +180,7 @@ func (a *api) registerManagedPolicies(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(versions, in.pageIn)
+		page, truncated, marker, err := pageOf(versions, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -229,7 +229,7 @@ func (a *api) registerManagedPolicies(e *awsproto.Endpoint) {
 				kept = append(kept, ent)
 			}
 		}
-		page, truncated, marker, err := pageOf(kept, in.pageIn)
+		page, truncated, marker, err := pageOf(kept, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +290,7 @@ func (a *api) registerAttachments(e *awsproto.Endpoint) {
 				}
 				attached = kept
 			}
-			page, truncated, marker, err := pageOf(attached, in.pageIn)
+			page, truncated, marker, err := pageOf(attached, in.Paging)
 			return wireAttached(page), truncated, marker, err
 		}
 		switch kind {

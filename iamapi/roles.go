@@ -106,7 +106,7 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(roles, in.pageIn)
+		page, truncated, marker, err := pageOf(roles, in.Paging)
 		if err != nil {
 			return nil, err
 		}

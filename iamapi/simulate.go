@@ -23,6 +23,7 @@ type contextEntryIn struct {
 
 // simulationIn holds the members SimulateCustomPolicy and SimulatePrincipalPolicy share.
 type simulationIn struct {
+	PolicySourceArn                    *string // SimulatePrincipalPolicy only
 	PolicyInputList                    []string
 	PermissionsBoundaryPolicyInputList []string
 	ActionNames                        []string `aws:"ActionNames,required"`
@@ -32,16 +33,7 @@ type simulationIn struct {
 	CallerArn                          *string
 	ContextEntries                     []contextEntryIn
 	ResourceHandlingOption             *string
-	pageIn
-}
-
-type simulateCustomIn struct {
-	simulationIn
-}
-
-type simulatePrincipalIn struct {
-	PolicySourceArn string `aws:"PolicySourceArn,required"`
-	simulationIn
+	Paging
 }
 
 // labelled is a compiled policy with the id and type the simulator reports for it.
@@ -69,7 +61,7 @@ func (s *simulation) add(p labelled) {
 }
 
 func (a *api) registerSimulator(e *awsproto.Endpoint) {
-	op(e, "SimulateCustomPolicy", func(ctx context.Context, in *simulateCustomIn) (*sdk.SimulateCustomPolicyOutput, error) {
+	op(e, "SimulateCustomPolicy", func(ctx context.Context, in *simulationIn) (*sdk.SimulateCustomPolicyOutput, error) {
 		if in.PolicyInputList == nil {
 			return nil, awsproto.ValidationFailed(awsproto.ProtocolQuery, []awsproto.Violation{{Path: "policyInputList", Constraint: "Member must not be null"}})
 		}
@@ -85,20 +77,23 @@ func (a *api) registerSimulator(e *awsproto.Endpoint) {
 			sim.identity = append(sim.identity, p)
 			sim.add(labelled{p, iamtypes.PolicySourceTypeNone})
 		}
-		results, truncated, marker, err := a.simulate(ctx, sim, &in.simulationIn, "")
+		results, truncated, marker, err := a.simulate(ctx, sim, in, "")
 		if err != nil {
 			return nil, err
 		}
 		return &sdk.SimulateCustomPolicyOutput{EvaluationResults: results, IsTruncated: truncated, Marker: marker}, nil
 	})
 
-	op(e, "SimulatePrincipalPolicy", func(ctx context.Context, in *simulatePrincipalIn) (*sdk.SimulatePrincipalPolicyOutput, error) {
-		_, account, err := a.start(ctx, "SimulatePrincipalPolicy", in.PolicySourceArn)
+	op(e, "SimulatePrincipalPolicy", func(ctx context.Context, in *simulationIn) (*sdk.SimulatePrincipalPolicyOutput, error) {
+		if err := required("policySourceArn", in.PolicySourceArn); err != nil {
+			return nil, err
+		}
+		_, account, err := a.start(ctx, "SimulatePrincipalPolicy", *in.PolicySourceArn)
 		if err != nil {
 			return nil, err
 		}
 		sim := &simulation{}
-		defaultCaller, err := a.principalPolicies(ctx, account, in.PolicySourceArn, sim)
+		defaultCaller, err := a.principalPolicies(ctx, account, *in.PolicySourceArn, sim)
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +105,7 @@ func (a *api) registerSimulator(e *awsproto.Endpoint) {
 			sim.identity = append(sim.identity, p)
 			sim.add(labelled{p, iamtypes.PolicySourceTypeNone})
 		}
-		results, truncated, marker, err := a.simulate(ctx, sim, &in.simulationIn, defaultCaller)
+		results, truncated, marker, err := a.simulate(ctx, sim, in, defaultCaller)
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +263,7 @@ func (a *api) simulate(ctx context.Context, sim *simulation, in *simulationIn, d
 			results = append(results, sim.result(req, set))
 		}
 	}
-	return pageOf(results, in.pageIn)
+	return pageOf(results, in.Paging)
 }
 
 // prepare reads the caller, the resource owner, the resource policy, the boundary inputs and

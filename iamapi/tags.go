@@ -18,7 +18,7 @@ type taggedIn struct {
 	SerialNumber *string
 	Tags         []tagIn
 	TagKeys      []string
-	pageIn
+	Paging
 }
 
 // taggable is one kind of resource that carries tags.
@@ -139,7 +139,7 @@ func (a *api) registerTags(e *awsproto.Endpoint) {
 			if err != nil {
 				return nil, err
 			}
-			page, truncated, marker, err := pageOf(tags, in.pageIn)
+			page, truncated, marker, err := pageOf(tags, in.Paging)
 			if err != nil {
 				return nil, err
 			}

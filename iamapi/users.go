@@ -29,7 +29,7 @@ type optionalUserIn struct {
 
 type listByPathIn struct {
 	PathPrefix *string
-	pageIn
+	Paging
 }
 
 type updateEntityIn struct {
@@ -42,7 +42,7 @@ type updateEntityIn struct {
 
 type userPageIn struct {
 	UserName string `aws:"UserName,required"`
-	pageIn
+	Paging
 }
 
 func (a *api) registerUsers(e *awsproto.Endpoint) {
@@ -111,7 +111,7 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(users, in.pageIn)
+		page, truncated, marker, err := pageOf(users, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(groups, in.pageIn)
+		page, truncated, marker, err := pageOf(groups, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -192,7 +192,7 @@ type groupNameIn struct {
 
 type groupPageIn struct {
 	GroupName string `aws:"GroupName,required"`
-	pageIn
+	Paging
 }
 
 type membershipIn struct {
@@ -229,7 +229,7 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(members, in.pageIn)
+		page, truncated, marker, err := pageOf(members, in.Paging)
 		if err != nil {
 			return nil, err
 		}
@@ -250,7 +250,7 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(groups, in.pageIn)
+		page, truncated, marker, err := pageOf(groups, in.Paging)
 		if err != nil {
 			return nil, err
 		}
