@@ -1,0 +1,254 @@
+package stsapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base32"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/coffer-registry/coffer/auth"
+	"github.com/coffer-registry/coffer/authz"
+	"github.com/coffer-registry/coffer/awsproto"
+	"github.com/coffer-registry/coffer/iam"
+	"github.com/coffer-registry/coffer/iam/iamsql"
+	"github.com/coffer-registry/coffer/orgapi"
+	"github.com/coffer-registry/coffer/policy"
+	"github.com/coffer-registry/coffer/stsapi"
+)
+
+const region = "us-east-1"
+
+// coffer is a running AWS endpoint with STS and Organizations over a real identity store,
+// the real SigV4 authenticator and the real authorizer, on loopback.
+type coffer struct {
+	t     *testing.T
+	store *iamsql.Service
+	url   string
+	mgmt  string // management account id
+	root  aws.Credentials
+}
+
+func validatePolicy(doc string, kind iam.PolicyKind) error {
+	_, err := policy.Parse([]byte(doc), policy.Kind(kind))
+	return err
+}
+
+func start(t testing.TB) *coffer {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"),
+		KeyPath: filepath.Join(dir, "iam.key"), ValidatePolicy: validatePolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	boot, err := store.Bootstrap(ctx, iamsql.BootstrapInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn := auth.NewAPIAuthenticator(auth.APIConfig{Store: store})
+	t.Cleanup(func() { authn.Close() })
+	authorizer := newAuthorizer(store)
+	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Authenticate: authn.Authenticate})
+	stsapi.Register(e, stsapi.Deps{Identities: store, Authorizer: authorizer})
+	orgapi.Register(e, orgapi.Deps{Identities: store, Authorizer: authorizer})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	c := &coffer{store: store, url: srv.URL, mgmt: boot.Account.ID,
+		root: aws.Credentials{AccessKeyID: boot.RootKey.ID, SecretAccessKey: boot.RootKey.Secret}}
+	if tt, ok := t.(*testing.T); ok {
+		c.t = tt
+	}
+	return c
+}
+
+func (c *coffer) config(creds aws.Credentials) aws.Config {
+	return aws.Config{Region: region, BaseEndpoint: aws.String(c.url), RetryMaxAttempts: 1,
+		Credentials: credentials.StaticCredentialsProvider{Value: creds}}
+}
+
+func (c *coffer) sts(creds aws.Credentials) *sts.Client {
+	return sts.NewFromConfig(c.config(creds))
+}
+
+func (c *coffer) orgs(creds aws.Credentials) *organizations.Client {
+	return organizations.NewFromConfig(c.config(creds))
+}
+
+func sessionCreds(cr *ststypes.Credentials) aws.Credentials {
+	return aws.Credentials{AccessKeyID: *cr.AccessKeyId, SecretAccessKey: *cr.SecretAccessKey, SessionToken: *cr.SessionToken}
+}
+
+// user creates an IAM user in account with an inline policy (if doc is not empty) and an
+// access key, and returns its credentials.
+func (c *coffer) user(account, name, doc string) aws.Credentials {
+	c.t.Helper()
+	ctx := context.Background()
+	if _, err := c.store.CreateUser(ctx, iamsql.CreateUserInput{Account: account, Name: name}); err != nil {
+		c.t.Fatal(err)
+	}
+	if doc != "" {
+		if err := c.store.PutInlinePolicy(ctx, iam.EntityRef{Account: account, Kind: iam.KindUser, Name: name}, "inline", doc); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	key, err := c.store.CreateAccessKey(ctx, account, name)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}
+}
+
+// role creates a role with a trust policy and, if doc is not empty, an inline policy.
+func (c *coffer) role(account, name, trust, doc string) *iam.Role {
+	c.t.Helper()
+	ctx := context.Background()
+	r, err := c.store.CreateRole(ctx, iamsql.CreateRoleInput{Account: account, Name: name, AssumeRolePolicy: trust})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if doc != "" {
+		if err := c.store.PutInlinePolicy(ctx, iam.EntityRef{Account: account, Kind: iam.KindRole, Name: name}, "inline", doc); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// mfaDevice creates and enables a virtual MFA device for a user with two consecutive codes of
+// now, and returns its serial and seed. The next code the device accepts is that of the step
+// after now.
+func (c *coffer) mfaDevice(account, userName string) (string, []byte) {
+	c.t.Helper()
+	ctx := context.Background()
+	dev, err := c.store.CreateVirtualMFADevice(ctx, account, userName+"-mfa", "/", nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	seed, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(dev.Base32Seed)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	step := iam.TOTPStepAt(time.Now())
+	if err := c.store.EnableMFADevice(ctx, account, userName, dev.SerialNumber,
+		iam.HOTP(seed, step-1, iam.TOTPDigits), iam.HOTP(seed, step, iam.TOTPDigits)); err != nil {
+		c.t.Fatal(err)
+	}
+	return dev.SerialNumber, seed
+}
+
+// nextCode is a code the device accepts once right after mfaDevice enabled it.
+func nextCode(seed []byte) string {
+	return iam.TOTPCode(seed, time.Now().Add(iam.TOTPStep))
+}
+
+// apiError returns the AWS error code and message of err, failing the test if err is nil or
+// not an API error.
+func apiError(t *testing.T, err error) (code, message string) {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want an AWS API error, got %v", err)
+	}
+	return ae.ErrorCode(), ae.ErrorMessage()
+}
+
+func wantError(t *testing.T, err error, code, messagePart string) {
+	t.Helper()
+	got, msg := apiError(t, err)
+	if got != code || !strings.Contains(msg, messagePart) {
+		t.Fatalf("want %s containing %q, got %s: %s", code, messagePart, got, msg)
+	}
+}
+
+func trustDoc(principal string, extra string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + principal +
+		`"},"Action":"sts:AssumeRole"` + extra + `}]}`
+}
+
+func allowDoc(action, resource, condition string) string {
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"` + action + `","Resource":"` + resource + `"`
+	if condition != "" {
+		doc += `,"Condition":` + condition
+	}
+	return doc + `}]}`
+}
+
+// needTool finds an external client, skipping the test when it is absent, unless CI is set.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI: %v", name, err)
+		}
+		t.Skipf("%s not installed (set CI=1 to make this a failure)", name)
+	}
+	return path
+}
+
+// clientEnv gives an external AWS client these credentials and nothing of the machine's own
+// configuration.
+func clientEnv(t *testing.T, creds aws.Credentials) []string {
+	dir := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+		"AWS_DEFAULT_REGION="+region, "AWS_REGION="+region,
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
+	if creds.SessionToken != "" {
+		env = append(env, "AWS_SESSION_TOKEN="+creds.SessionToken)
+	}
+	return env
+}
+
+// awsCLI runs the aws CLI against the server with creds.
+func (c *coffer) awsCLI(t *testing.T, creds aws.Credentials, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(needTool(t, "aws"), append([]string{"--endpoint-url", c.url, "--output", "json"}, args...)...)
+	cmd.Env = clientEnv(t, creds)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// python runs a boto3 script with the server's URL in COFFER_URL.
+func (c *coffer) python(t *testing.T, creds aws.Credentials, script string, extraEnv ...string) (string, error) {
+	t.Helper()
+	py := needTool(t, "python3")
+	if err := exec.Command(py, "-c", "import boto3").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("boto3 is required in CI: %v", err)
+		}
+		t.Skip("boto3 not installed")
+	}
+	cmd := exec.Command(py, "-c", script)
+	cmd.Env = append(append(clientEnv(t, creds), "COFFER_URL="+c.url), extraEnv...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func newAuthorizer(store *iamsql.Service) authz.Authorizer {
+	return authz.New(authz.Config{Identities: store, Region: region})
+}
