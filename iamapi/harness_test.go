@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sdk "github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 
 	"net/http/httptest"
@@ -210,3 +211,11 @@ func boolText(b bool) string {
 }
 
 var _ = strings.TrimSpace
+
+func tags(kv ...string) []iamtypes.Tag {
+	var out []iamtypes.Tag
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, iamtypes.Tag{Key: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+	}
+	return out
+}
