@@ -2,6 +2,8 @@ package stsapi_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -255,9 +257,41 @@ func TestSessionTags(t *testing.T) {
 	_, err = c.orgs(sessionCreds(out.Credentials)).DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
 	wantError(t, err, "AccessDeniedException", "organizations:DescribeOrganization")
 
+	// Role chaining carries transitive tags, and only those, into the next session.
+	next := c.role(c.mgmt, "next", trustDoc(tagging, ""), byTeam).ARN
+	for _, transitive := range []bool{true, false} {
+		var keys []string
+		if transitive {
+			keys = []string{"team"}
+		}
+		first, err := assume(tagging, "platform", keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := c.sts(sessionCreds(first.Credentials)).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(next), RoleSessionName: aws.String("chained")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.orgs(sessionCreds(second.Credentials)).DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+		if transitive && err != nil {
+			t.Fatalf("transitive tag lost: %v", err)
+		}
+		if !transitive {
+			wantError(t, err, "AccessDeniedException", "organizations:DescribeOrganization")
+		}
+	}
+
 	// The trust policy's condition on aws:RequestTag sees the request's tags: no tag, no session.
 	_, err = c.sts(alice).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(tagging), RoleSessionName: aws.String("untagged")})
 	wantError(t, err, "AccessDenied", "sts:AssumeRole on resource: "+tagging)
+
+	// Fifty long, random tags do not fit in a session.
+	many := []ststypes.Tag{{Key: aws.String("team"), Value: aws.String("platform")}}
+	for i := range 49 {
+		many = append(many, ststypes.Tag{Key: aws.String(fmt.Sprintf("k%02d", i)), Value: aws.String(randomText(256))})
+	}
+	_, err = c.sts(alice).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(tagging), RoleSessionName: aws.String("big"), Tags: many})
+	wantError(t, err, "PackedPolicyTooLarge", "")
 
 	_, err = c.sts(alice).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(tagging), RoleSessionName: aws.String("dup"),
 		Tags: []ststypes.Tag{{Key: aws.String("team"), Value: aws.String("a")}, {Key: aws.String("Team"), Value: aws.String("b")}}})
@@ -335,4 +369,14 @@ func TestAssumeRoleValidation(t *testing.T) {
 	if !strings.HasSuffix(*again.AssumedRoleUser.Arn, ":assumed-role/r/chain") {
 		t.Fatalf("chained session %s", *again.AssumedRoleUser.Arn)
 	}
+}
+
+// randomText returns n random letters and digits (text that does not compress well).
+func randomText(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
 }
