@@ -1,0 +1,203 @@
+package authz_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-registry/coffer/auth"
+	"github.com/coffer-registry/coffer/authz"
+	"github.com/coffer-registry/coffer/awsproto"
+	cofferiam "github.com/coffer-registry/coffer/iam"
+	"github.com/coffer-registry/coffer/iam/iamsql"
+	"github.com/coffer-registry/coffer/policy"
+)
+
+// as returns a context carrying the caller of an access key, the way the authenticator
+// leaves it, and a request context from a loopback client.
+func (w *world) as(c creds) context.Context {
+	w.t.Helper()
+	cred, err := w.store.LookupCredential(context.Background(), c.id)
+	w.must(err)
+	rc := awsproto.RequestContext{RequestID: "test", SourceIP: netip.MustParseAddr("127.0.0.1"), ReceivedAt: time.Now()}
+	return auth.WithCaller(awsproto.WithRequestContext(context.Background(), rc), auth.NewCaller(auth.SigV4, cred.Principal, cred.Generation))
+}
+
+func TestAnonymousCaller(t *testing.T) {
+	w := newWorld(t)
+	ctx := awsproto.WithRequestContext(context.Background(), awsproto.RequestContext{SourceIP: netip.MustParseAddr("198.51.100.4")})
+	check := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "public"), ResourceAccount: w.acct}
+	err := w.authz.Authorize(ctx, check)
+	var denied *authz.AccessDeniedError
+	if !errors.As(err, &denied) {
+		t.Fatalf("want a denial, got %v", err)
+	}
+	want := "User: anonymous is not authorized to perform: ecr:BatchGetImage on resource: " + repoARN(w.acct, "public") +
+		" because no resource-based policy allows the ecr:BatchGetImage action"
+	if code, msg, status := denied.AWSError(); code != "AccessDeniedException" || status != 400 || msg != want {
+		t.Fatalf("%s %d %s", code, status, msg)
+	}
+	check.ResourcePolicy, err = policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"Public","Effect":"Allow","Principal":"*",
+		"Action":"ecr:BatchGetImage","Condition":{"StringEquals":{"aws:PrincipalType":"Anonymous"}}}]}`), policy.KindRepository)
+	w.must(err)
+	wantAllowed(t, w.authz.Authorize(ctx, check))
+	// A signed caller of the same account does not match that condition, nor has identity policies.
+	wantDeniedError(t, w.authz.Authorize(w.as(w.user(w.acct, "kim", nil)), check))
+}
+
+func wantDeniedError(t *testing.T, err error) *authz.AccessDeniedError {
+	t.Helper()
+	var denied *authz.AccessDeniedError
+	if !errors.As(err, &denied) {
+		t.Fatalf("want an AccessDeniedError, got %v", err)
+	}
+	return denied
+}
+
+func TestGetCallerIdentityCannotBeDenied(t *testing.T) {
+	w := newWorld(t)
+	lee := w.as(w.user(w.acct, "lee", nil, deny("*", "*")))
+	wantAllowed(t, w.authz.Authorize(lee, authz.Check{Action: "sts:GetCallerIdentity", Resource: "*"}))
+	d := wantDeniedError(t, w.authz.Authorize(lee, authz.Check{Action: "sts:GetSessionToken", Resource: "*"}))
+	// Outside a request the action's service picks the code: IAM and STS say AccessDenied.
+	if code, _, status := d.AWSError(); code != "AccessDenied" || status != 403 {
+		t.Fatalf("%s %d", code, status)
+	}
+	if _, err := w.authz.Decide(lee, authz.Check{Resource: "*"}); err == nil {
+		t.Fatal("a Check without an action was decided")
+	}
+}
+
+// Every action of AWS's ReadOnlyAccess (larger than a customer policy may be) is allowed
+// to its holder, and nothing else.
+func TestOversizedAWSManagedPolicy(t *testing.T) {
+	w := newWorld(t)
+	mia := w.user(w.acct, "mia", nil)
+	w.must(w.store.AttachPolicy(context.Background(), cofferiam.EntityRef{Account: w.acct, Kind: cofferiam.KindUser, Name: "mia"},
+		"arn:aws:iam::aws:policy/ReadOnlyAccess"))
+	ctx := w.as(mia)
+	ro, ok := cofferiam.LookupAWSManagedPolicy("arn:aws:iam::aws:policy/ReadOnlyAccess")
+	if !ok {
+		t.Fatal("no ReadOnlyAccess")
+	}
+	var doc struct {
+		Statement []struct {
+			Action    []string
+			Condition map[string]any
+		}
+	}
+	w.must(json.Unmarshal([]byte(ro.Document), &doc))
+	n := 0
+	for _, st := range doc.Statement {
+		if st.Condition != nil {
+			continue
+		}
+		for _, a := range st.Action {
+			n++
+			action := strings.ReplaceAll(strings.ReplaceAll(a, "*", "Anything"), "?", "X")
+			r, err := w.authz.Decide(ctx, authz.Check{Action: action, Resource: "*"})
+			w.must(err)
+			if !r.Decision.Allowed() {
+				t.Fatalf("%s (from %s) denied: %s", action, a, r.Message)
+			}
+		}
+	}
+	if n < 2000 {
+		t.Fatalf("only %d actions in ReadOnlyAccess", n)
+	}
+	for _, action := range []string{"ecr:PutImage", "iam:CreateUser", "s3:PutObject"} {
+		r, err := w.authz.Decide(ctx, authz.Check{Action: action, Resource: "*"})
+		w.must(err)
+		if r.Decision.Allowed() {
+			t.Errorf("%s allowed", action)
+		}
+	}
+}
+
+// A session created with a managed session policy that was deleted since allows nothing.
+func TestDeletedSessionPolicy(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	role, err := w.store.CreateRole(ctx, iamsql.CreateRoleInput{Account: w.acct, Name: "ops",
+		AssumeRolePolicy: fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"%s"},"Action":"sts:AssumeRole"}]}`, w.acct)})
+	w.must(err)
+	w.must(w.store.AttachPolicy(ctx, cofferiam.EntityRef{Account: w.acct, Kind: cofferiam.KindRole, Name: "ops"}, cofferiam.AdministratorAccessARN))
+	limit, err := w.store.CreatePolicy(ctx, iamsql.CreatePolicyInput{Account: w.acct, Name: "PullOnly", Document: allow("ecr:BatchGetImage", "*")})
+	w.must(err)
+	sess, err := w.store.AssumeRole(ctx, cofferiam.AssumeRoleInput{RoleARN: role.ARN, SessionName: "ops-session", PolicyARNs: []string{limit.ARN}})
+	w.must(err)
+	sc := w.as(creds{id: sess.AccessKeyID})
+	pull := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}
+	wantAllowed(t, w.authz.Authorize(sc, pull))
+	wantDeniedError(t, w.authz.Authorize(sc, authz.Check{Action: "ecr:PutImage", Resource: repoARN(w.acct, "app")}))
+
+	w.must(w.store.DeletePolicy(ctx, w.acct, limit.ARN))
+	d := wantDeniedError(t, w.authz.Authorize(sc, pull))
+	if d.Decision.Source != policy.SourceSession {
+		t.Fatalf("denied by %v", d.Decision.Source)
+	}
+}
+
+// The Check's keys join the context: resource tags decide here.
+func TestCheckKeys(t *testing.T) {
+	w := newWorld(t)
+	nia := w.as(w.user(w.acct, "nia", nil, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*",
+		"Condition":{"StringEquals":{"ecr:ResourceTag/stage":"dev"}}}]}`))
+	check := func(stage string) authz.Check {
+		return authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app"),
+			Keys: []authz.Key{{Name: "ecr:ResourceTag/stage", Type: policy.TypeString, Values: []string{stage}}}}
+	}
+	// Alternate, so that each decision needs its own context.
+	for range 3 {
+		wantAllowed(t, w.authz.Authorize(nia, check("dev")))
+		wantDeniedError(t, w.authz.Authorize(nia, check("prod")))
+		wantDeniedError(t, w.authz.Authorize(nia, authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}))
+	}
+	bad := authz.Check{Action: "ecr:BatchGetImage", Resource: "*", Keys: []authz.Key{{Name: "aws:SourceIp", Type: policy.TypeIP, Values: []string{"not-an-ip"}}}}
+	var denied *authz.AccessDeniedError
+	if err := w.authz.Authorize(nia, bad); err == nil || errors.As(err, &denied) {
+		t.Fatalf("a malformed key gave %v", err)
+	}
+}
+
+// Decisions stay consistent while the store changes underneath (run with -race).
+func TestConcurrentDecisionsAndWrites(t *testing.T) {
+	w := newWorld(t)
+	ctx := w.as(w.user(w.acct, "oli", nil, allow("ecr:*", "*")))
+	ref := cofferiam.EntityRef{Account: w.acct, Kind: cofferiam.KindUser, Name: "oli"}
+	check := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var denied *authz.AccessDeniedError
+				if err := w.authz.Authorize(ctx, check); err != nil && !errors.As(err, &denied) {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for range 10 {
+		w.must(w.store.PutInlinePolicy(context.Background(), ref, "guard", deny("ecr:BatchGetImage", "*")))
+		wantDeniedError(t, w.authz.Authorize(ctx, check))
+		w.must(w.store.DeleteInlinePolicy(context.Background(), ref, "guard"))
+		wantAllowed(t, w.authz.Authorize(ctx, check))
+	}
+	close(stop)
+	wg.Wait()
+}
