@@ -326,6 +326,8 @@ func TestAssumeRoleValidation(t *testing.T) {
 			"at 'policyArns' failed to satisfy constraint: Member must have length less than or equal to 10"},
 		{"two errors", sts.AssumeRoleInput{RoleSessionName: aws.String("a"), DurationSeconds: aws.Int32(1)}, "ValidationError",
 			"2 validation errors detected"},
+		{"not a role", sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:user/bob")}, "ValidationError",
+			"arn:aws:iam::123456789012:user/bob is invalid"},
 		{"source identity prefix", sts.AssumeRoleInput{SourceIdentity: aws.String("aws:me")}, "ValidationError", ""},
 	}
 	for _, tc := range cases {
