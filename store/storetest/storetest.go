@@ -44,6 +44,7 @@ func Run(t *testing.T, open Factory) {
 		{"GCIndexChildrenAndReferrers", testGCIndexAndReferrers},
 		{"GCLeases", testGCLeases},
 		{"GCQueueUnknownBlob", testGCQueueUnknownBlob},
+		{"ModelWithCollection", testModel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
