@@ -294,8 +294,13 @@ func (a *api) prepare(ctx context.Context, sim *simulation, in *simulationIn, de
 	case in.ResourcePolicy != nil:
 		return iam.InvalidInput("CallerArn must be specified when a ResourcePolicy is simulated.")
 	default:
+		// Identity policies alone: the caller is the one asking, evaluated as an IAM
+		// principal (the root user would otherwise be exempt from the policies simulated).
 		if c := auth.CallerFrom(ctx); c != nil {
 			sim.caller = c.Engine
+			if sim.caller.Type == policy.PrincipalRoot {
+				sim.caller.Type = policy.PrincipalUser
+			}
 		}
 	}
 	if owner := str(in.ResourceOwner); owner != "" {
