@@ -71,7 +71,10 @@ type Config struct {
 	Lease time.Duration
 	// MaxItems bounds the queue items one pass handles. Default 100000.
 	MaxItems int
-	Logger   *slog.Logger
+	// SweepInterval is how often Run sweeps the blob store for blobs the metadata does not
+	// know (a walk over every blob). Default 24h. Once always sweeps.
+	SweepInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // Collector deletes garbage. It is safe to run while the registry serves pushes, and
@@ -80,6 +83,8 @@ type Collector struct {
 	cfg Config
 	now func() time.Time
 	log *slog.Logger
+
+	lastSweep time.Time // Run's last sweep
 
 	// Test hooks around the confirmation of a blob item (nil in production).
 	beforeConfirm, afterConfirm func(store.GCItem)
@@ -107,6 +112,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.MaxItems <= 0 {
 		cfg.MaxItems = 100000
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 24 * time.Hour
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -188,7 +196,11 @@ func (c *Collector) Run(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
 	for {
-		r, err := c.Once(ctx)
+		sweep := c.now().Sub(c.lastSweep) >= c.cfg.SweepInterval
+		r, err := c.pass(ctx, sweep)
+		if sweep && err == nil {
+			c.lastSweep = c.now()
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -208,14 +220,18 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // Once runs one full pass: stale uploads, the sweep for unknown blobs, then the review
 // queue until no item is due.
-func (c *Collector) Once(ctx context.Context) (Report, error) {
+func (c *Collector) Once(ctx context.Context) (Report, error) { return c.pass(ctx, true) }
+
+func (c *Collector) pass(ctx context.Context, sweep bool) (Report, error) {
 	var r Report
 	names := c.repositoryNames(ctx)
 	if err := c.expireUploads(ctx, &r, false); err != nil {
 		return r, err
 	}
-	if err := c.sweep(ctx, nil); err != nil {
-		return r, err
+	if sweep {
+		if err := c.sweep(ctx, nil); err != nil {
+			return r, err
+		}
 	}
 	for handled := 0; handled < c.cfg.MaxItems; {
 		items, err := c.cfg.Store.TakeGCItems(ctx, min(c.cfg.Batch, c.cfg.MaxItems-handled), c.cfg.Lease)
