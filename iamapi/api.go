@@ -73,7 +73,8 @@ func wireError(err error) error {
 	}
 	var denied *authz.AccessDeniedError
 	if errors.As(err, &denied) {
-		return &awsproto.Error{Code: "AccessDenied", Message: denied.Message, Status: http.StatusForbidden}
+		code, message, status := denied.AWSError()
+		return &awsproto.Error{Code: code, Message: message, Status: status}
 	}
 	var malformed *policy.MalformedError
 	if errors.As(err, &malformed) {

@@ -3,9 +3,9 @@ package iamapi_test
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,8 +15,6 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
-
-	"net/http/httptest"
 
 	"github.com/coffer-registry/coffer/auth"
 	"github.com/coffer-registry/coffer/authz"
@@ -62,7 +60,7 @@ func newWorld(t testing.TB) *world {
 	authn := auth.NewAPIAuthenticator(auth.APIConfig{Store: s, Now: w.now})
 	t.Cleanup(func() { authn.Close() })
 	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Authenticate: authn.Authenticate})
-	iamapi.Register(e, iamapi.Deps{Store: s, Authorizer: newAuthorizer(s, w.now), Region: "us-east-1", Now: w.now})
+	iamapi.Register(e, iamapi.Deps{Store: s, Authorizer: authz.New(authz.Config{Identities: s, Region: "us-east-1", Now: w.now}), Region: "us-east-1", Now: w.now})
 	w.srv = httptest.NewServer(e)
 	t.Cleanup(w.srv.Close)
 	w.root = w.client(res.RootKey.ID, res.RootKey.Secret)
@@ -122,95 +120,6 @@ func decodeDocument(t testing.TB, s *string) string {
 	}
 	return doc
 }
-
-// storeAuthorizer decides Checks with the policy engine over the caller's policies from the
-// store, the way the authz package does: root may do anything in its own account; everyone
-// else needs an identity-side Allow and no Deny. It stands in for authz's implementation
-// until that is committed.
-type storeAuthorizer struct {
-	store *iamsql.Service
-	now   func() time.Time
-}
-
-func newAuthorizer(s *iamsql.Service, now func() time.Time) authz.Authorizer {
-	return &storeAuthorizer{store: s, now: now}
-}
-
-func (z *storeAuthorizer) Authorize(ctx context.Context, c authz.Check) error {
-	caller := auth.CallerFrom(ctx)
-	if caller == nil || caller.Principal == nil {
-		return &authz.AccessDeniedError{Message: "anonymous"}
-	}
-	p := caller.Principal
-	account := c.ResourceAccount
-	if account == "" {
-		account = p.AccountID
-	}
-	if p.Type == iam.PrincipalRoot && account == p.AccountID {
-		return nil
-	}
-	docs, err := z.store.PoliciesFor(ctx, p)
-	if err != nil {
-		return err
-	}
-	set := &policy.PolicySet{Resource: c.ResourcePolicy}
-	for _, d := range docs.Identity {
-		pol, err := policy.Parse([]byte(d.Document), policy.KindManaged)
-		if err != nil {
-			return err
-		}
-		set.Identity = append(set.Identity, pol)
-	}
-	if docs.Boundary != nil {
-		pol, err := policy.Parse([]byte(docs.Boundary.Document), policy.KindBoundary)
-		if err != nil {
-			return err
-		}
-		set.Boundary = pol
-	}
-	for _, d := range docs.Session {
-		pol, err := policy.Parse([]byte(d.Document), policy.KindSession)
-		if err != nil {
-			return err
-		}
-		set.Session = append(set.Session, pol)
-	}
-	pc := policy.NewContext()
-	pc.MustSet("aws:PrincipalArn", policy.TypeString, p.PrincipalARN())
-	pc.MustSet("aws:PrincipalAccount", policy.TypeString, p.AccountID)
-	pc.MustSet("aws:PrincipalType", policy.TypeString, p.Type)
-	pc.MustSet("aws:userid", policy.TypeString, p.UserID)
-	pc.MustSet("aws:CurrentTime", policy.TypeDate, z.now().UTC().Format(time.RFC3339))
-	if p.UserName != "" {
-		pc.MustSet("aws:username", policy.TypeString, p.UserName)
-	}
-	for _, tag := range p.Tags {
-		pc.MustSet("aws:PrincipalTag/"+tag.Key, policy.TypeString, tag.Value)
-	}
-	if p.Temporary {
-		pc.MustSet("aws:MultiFactorAuthPresent", policy.TypeBool, boolText(p.MFAPresent()))
-	}
-	for _, k := range c.Keys {
-		if err := pc.Set(k.Name, k.Type, k.Values...); err != nil {
-			return err
-		}
-	}
-	req := &policy.Request{Principal: auth.EnginePrincipal(p), Action: c.Action, Resource: c.Resource,
-		ResourceAccount: account, Context: pc}
-	if d := policy.Evaluate(req, set); !d.Allowed() {
-		return &authz.AccessDeniedError{Message: policy.DeniedMessage(req, d), Decision: d}
-	}
-	return nil
-}
-
-func boolText(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
-}
-
-var _ = strings.TrimSpace
 
 func tags(kv ...string) []iamtypes.Tag {
 	var out []iamtypes.Tag

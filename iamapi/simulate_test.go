@@ -147,7 +147,7 @@ func TestSimulatorDetails(t *testing.T) {
 	// With the context entry the simulator uses exactly what it is given.
 	withTag := must[*sdk.SimulateCustomPolicyOutput](t)(w.root.SimulateCustomPolicy(ctx, &sdk.SimulateCustomPolicyInput{
 		PolicyInputList: []string{identity}, ActionNames: []string{"ecr:BatchGetImage"},
-		ContextEntries: []iamtypes.ContextEntry{{ContextKeyName: aws.String("aws:PrincipalTag/team"), ContextKeyType: iamtypes.ContextKeyTypeEnumString, ContextKeyValues: []string{"ml"}}},
+		ContextEntries:                     []iamtypes.ContextEntry{{ContextKeyName: aws.String("aws:PrincipalTag/team"), ContextKeyType: iamtypes.ContextKeyTypeEnumString, ContextKeyValues: []string{"ml"}}},
 		PermissionsBoundaryPolicyInputList: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*"}]}`}}))
 	r := withTag.EvaluationResults[0]
 	if r.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed || len(r.MissingContextValues) != 0 || *r.EvalResourceName != "*" ||
