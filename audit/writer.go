@@ -1,0 +1,344 @@
+package audit
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxFileSize = 64 << 20
+	DefaultMaxBatch    = 1024
+	queueSize          = 8192
+)
+
+// Config configures a Writer.
+type Config struct {
+	Dir         string // DATA/audit; created 0700 when missing
+	MaxFileSize int64  // a file is closed and the next one started past this size
+	MaxBatch    int    // events written between two fsyncs, at most
+	Logger      *slog.Logger
+}
+
+// Writer appends events as JSON lines, one file per day and size step:
+//
+//	DIR/YYYYMMDD-NNNN.jsonl   events of that UTC day, NNNN counting up from 0001
+//
+// Events are queued by Record and written by one goroutine in batches, each batch followed by
+// an fsync; Flush waits until everything recorded before it is on disk. Record blocks when the
+// queue is full rather than lose events. Files are created 0600.
+type Writer struct {
+	cfg   Config
+	log   *slog.Logger
+	queue chan item
+	wg    sync.WaitGroup
+
+	mu     sync.RWMutex // guards closed against Record racing Close
+	closed bool
+
+	// owned by the writing goroutine
+	f       *os.File
+	buf     *bufio.Writer
+	size    int64
+	day     string
+	lastErr error
+}
+
+type item struct {
+	ev      *Event
+	flushed chan error // a flush request when set
+}
+
+// Open starts a Writer on cfg.Dir.
+func Open(cfg Config) (*Writer, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("audit: no directory")
+	}
+	if cfg.MaxFileSize <= 0 {
+		cfg.MaxFileSize = DefaultMaxFileSize
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	w := &Writer{cfg: cfg, log: cfg.Logger, queue: make(chan item, queueSize)}
+	w.wg.Add(1)
+	go w.run()
+	return w, nil
+}
+
+// Record queues e; the caller must not change it afterwards. Fields left empty get their
+// defaults (version, event id, type, category, time).
+func (w *Writer) Record(e *Event) {
+	if e.EventVersion == "" {
+		e.EventVersion = EventVersion
+	}
+	if e.EventID == "" {
+		e.EventID = uuid.NewString()
+	}
+	if e.EventType == "" {
+		e.EventType = "AwsApiCall"
+	}
+	if e.EventCategory == "" {
+		e.EventCategory = "Management"
+		e.ManagementEvent = true
+	}
+	if e.EventTime.IsZero() {
+		e.EventTime = time.Now()
+	}
+	e.EventTime = e.EventTime.UTC().Truncate(time.Second)
+	if e.RequestParameters == nil {
+		e.RequestParameters = map[string]any{}
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		w.log.Error("audit: event recorded after close", "event", e.EventName, "request_id", e.RequestID)
+		return
+	}
+	w.queue <- item{ev: e}
+}
+
+// Flush returns once every event recorded before it is written and synced, with the first
+// write error since the last Flush.
+func (w *Writer) Flush() error {
+	done := make(chan error, 1)
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return errors.New("audit: writer closed")
+	}
+	w.queue <- item{flushed: done}
+	w.mu.RUnlock()
+	return <-done
+}
+
+// Close writes what is queued, syncs and closes the current file.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	close(w.queue)
+	w.mu.Unlock()
+	w.wg.Wait()
+	return w.lastErr
+}
+
+func (w *Writer) run() {
+	defer w.wg.Done()
+	var waiters []chan error
+	for it := range w.queue {
+		waiters = w.take(it, waiters)
+		// Gather what else is waiting into the same batch.
+	batch:
+		for n := 1; n < w.cfg.MaxBatch; n++ {
+			select {
+			case more, ok := <-w.queue:
+				if !ok {
+					break batch
+				}
+				waiters = w.take(more, waiters)
+			default:
+				break batch
+			}
+		}
+		w.sync()
+		for _, c := range waiters {
+			c <- w.lastErr
+		}
+		if len(waiters) > 0 {
+			w.lastErr = nil
+		}
+		waiters = waiters[:0]
+	}
+	w.sync()
+	if w.f != nil {
+		if err := w.f.Close(); err != nil && w.lastErr == nil {
+			w.lastErr = err
+		}
+	}
+}
+
+func (w *Writer) take(it item, waiters []chan error) []chan error {
+	if it.flushed != nil {
+		return append(waiters, it.flushed)
+	}
+	line, err := json.Marshal(it.ev)
+	if err != nil {
+		w.fail(fmt.Errorf("audit: encoding event: %w", err))
+		return waiters
+	}
+	line = append(line, '\n')
+	if err := w.prepare(it.ev.EventTime, int64(len(line))); err != nil {
+		w.fail(err)
+		return waiters
+	}
+	n, err := w.buf.Write(line)
+	w.size += int64(n)
+	if err != nil {
+		w.fail(err)
+	}
+	return waiters
+}
+
+func (w *Writer) fail(err error) {
+	w.log.Error("audit: writing the audit trail", "err", err)
+	if w.lastErr == nil {
+		w.lastErr = err
+	}
+}
+
+// sync pushes the buffer to the file and the file to the disk.
+func (w *Writer) sync() {
+	if w.f == nil {
+		return
+	}
+	if err := w.buf.Flush(); err != nil {
+		w.fail(err)
+	}
+	if err := w.f.Sync(); err != nil {
+		w.fail(err)
+	}
+}
+
+// prepare makes sure the open file is the one an event of time t and n bytes goes to.
+func (w *Writer) prepare(t time.Time, n int64) error {
+	day := t.UTC().Format("20060102")
+	if w.f != nil && day == w.day && w.size+n <= w.cfg.MaxFileSize {
+		return nil
+	}
+	if w.f != nil {
+		w.sync()
+		if err := w.f.Close(); err != nil {
+			w.fail(err)
+		}
+		w.f = nil
+	}
+	seq, size, err := lastFile(w.cfg.Dir, day)
+	if err != nil {
+		return err
+	}
+	if seq == 0 || size+n > w.cfg.MaxFileSize {
+		seq, size = seq+1, 0
+	}
+	path := filepath.Join(w.cfg.Dir, fileName(day, seq))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if size > 0 && !endsWithNewline(f, size) {
+		// The last line was cut short (a crash mid-write): end it, so the next event starts a
+		// line of its own and only the torn one is lost.
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			f.Close()
+			return fmt.Errorf("audit: %w", err)
+		}
+		size++
+	}
+	if size == 0 {
+		// Make the new file's name durable before events in it are reported as written.
+		if d, err := os.Open(w.cfg.Dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+	w.f, w.buf, w.size, w.day = f, bufio.NewWriterSize(f, 64<<10), size, day
+	return nil
+}
+
+func fileName(day string, seq int) string { return fmt.Sprintf("%s-%04d.jsonl", day, seq) }
+
+// parseFileName reads DAY and SEQ back from a file name.
+func parseFileName(name string) (day string, seq int, ok bool) {
+	base, found := strings.CutSuffix(name, ".jsonl")
+	if !found {
+		return "", 0, false
+	}
+	day, s, found := strings.Cut(base, "-")
+	if !found || len(day) != 8 {
+		return "", 0, false
+	}
+	if _, err := time.Parse("20060102", day); err != nil {
+		return "", 0, false
+	}
+	seq, err := strconv.Atoi(s)
+	if err != nil || seq <= 0 {
+		return "", 0, false
+	}
+	return day, seq, true
+}
+
+// lastFile is the highest sequence number of day in dir and its size (0, 0 when none).
+func lastFile(dir, day string) (int, int64, error) {
+	files, err := listFiles(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	seq := 0
+	for _, f := range files {
+		if f.day == day && f.seq > seq {
+			seq = f.seq
+		}
+	}
+	if seq == 0 {
+		return 0, 0, nil
+	}
+	st, err := os.Stat(filepath.Join(dir, fileName(day, seq)))
+	if err != nil {
+		return 0, 0, err
+	}
+	return seq, st.Size(), nil
+}
+
+type trailFile struct {
+	name string
+	day  string
+	seq  int
+}
+
+// listFiles lists the trail's files in the order they were written.
+func listFiles(dir string) ([]trailFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []trailFile
+	for _, e := range entries {
+		if day, seq, ok := parseFileName(e.Name()); ok && e.Type().IsRegular() {
+			out = append(out, trailFile{name: e.Name(), day: day, seq: seq})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].day != out[j].day {
+			return out[i].day < out[j].day
+		}
+		return out[i].seq < out[j].seq
+	})
+	return out, nil
+}
+
+func endsWithNewline(f *os.File, size int64) bool {
+	var b [1]byte
+	_, err := f.ReadAt(b[:], size-1)
+	return err == nil && b[0] == '\n'
+}
