@@ -76,7 +76,27 @@ func New(dir string) (*Store, error) {
 	if err := s.recoverTrash(); err != nil {
 		return nil, err
 	}
+	s.removeEmptyUploads()
 	return s, nil
+}
+
+// removeEmptyUploads removes upload directories without data, left by a crash inside
+// StartUpload, once they are an hour old (a younger one may be starting in another process).
+func (s *Store) removeEmptyUploads() {
+	dir := filepath.Join(s.root, uploadsDir)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if _, err := parseID(e.Name()); err != nil {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(p, dataFile)); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && s.now().Sub(fi.ModTime()) > time.Hour {
+			os.RemoveAll(p)
+		}
+	}
 }
 
 // recoverTrash puts back blobs that a DeleteUnused interrupted by a crash left aside: the

@@ -501,3 +501,22 @@ func TestInterruptedDeleteIsUndone(t *testing.T) {
 		t.Fatalf("trash not emptied: %v", entries)
 	}
 }
+
+func TestEmptyUploadDirectoriesRemovedAtStart(t *testing.T) {
+	_, dir := newStore(t)
+	old := filepath.Join(dir, "uploads", "0b5e3c2a-1111-4222-8333-444455556666")
+	young := filepath.Join(dir, "uploads", "0b5e3c2a-1111-4222-8333-444455556667")
+	os.Mkdir(old, 0o750)
+	os.Mkdir(young, 0o750)
+	at := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, at, at)
+	if _, err := New(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("old empty upload directory kept: %v", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("young upload directory removed: %v", err)
+	}
+}

@@ -29,6 +29,8 @@ type pullBatcher struct {
 	pending map[pullKey]time.Time
 	stopc   chan struct{}
 	done    chan error
+	once    sync.Once
+	err     error
 }
 
 func startPullBatcher(s *Store, every time.Duration) *pullBatcher {
@@ -51,9 +53,13 @@ func (b *pullBatcher) run(every time.Duration) {
 	}
 }
 
+// stop flushes and ends the flusher; later calls return the first result.
 func (b *pullBatcher) stop() error {
-	close(b.stopc)
-	return <-b.done
+	b.once.Do(func() {
+		close(b.stopc)
+		b.err = <-b.done
+	})
+	return b.err
 }
 
 func (b *pullBatcher) mark(k pullKey, at time.Time) {

@@ -295,3 +295,14 @@ func BenchmarkLinkBlob(b *testing.B) {
 		})
 	}
 }
+
+func TestCloseTwice(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // must not panic
+}
