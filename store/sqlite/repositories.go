@@ -9,8 +9,8 @@ import (
 	"github.com/coffer-registry/coffer/store"
 )
 
-// CreateRepository creates a repository. Ids are assigned here (MAX+1 inside the write
-// transaction, which SQLite serializes; PostgreSQL would use a sequence).
+// CreateRepository creates a repository. Ids come from the sequences table and are never
+// reused.
 func (s *Store) CreateRepository(ctx context.Context, account, name string) (store.Repository, error) {
 	if account == "" || name == "" {
 		return store.Repository{}, fmt.Errorf("sqlite: repository account and name must not be empty")
@@ -25,7 +25,7 @@ func (s *Store) CreateRepository(ctx context.Context, account, name string) (sto
 		if exists > 0 {
 			return store.ErrRepositoryExists
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM repositories`).Scan(&repo.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, `UPDATE sequences SET value = value + 1 WHERE name = 'repositories' RETURNING value`).Scan(&repo.ID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO repositories (id, account, name, created_at) VALUES ($1, $2, $3, $4)`,

@@ -40,7 +40,7 @@ func TestMigrationsRecordedAndIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 1 {
+	if err != nil || v != 2 {
 		t.Fatalf("SchemaVersion = %d, %v", v, err)
 	}
 	if err := s.Close(); err != nil {
@@ -56,7 +56,7 @@ func TestMigrationsRecordedAndIdempotent(t *testing.T) {
 		t.Fatalf("after reopening: %+v, %v", got, err)
 	}
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("schema_migrations rows = %d, %v", n, err)
 	}
 	var mode string
@@ -305,4 +305,53 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close() // must not panic
+}
+
+func TestRepositoryIDsAreNotReused(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, _ := s.CreateRepository(ctx, "111122223333", "a")
+	b, _ := s.CreateRepository(ctx, "111122223333", "b")
+	if err := s.DeleteRepository(ctx, "111122223333", "b", false); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.CreateRepository(ctx, "111122223333", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID == b.ID || c.ID == a.ID {
+		t.Fatalf("ids a=%d b=%d c=%d: an id was reused", a.ID, b.ID, c.ID)
+	}
+}
+
+// A database at version 1 is upgraded at Open: migration 002 starts the id sequence after
+// the existing repositories.
+func TestUpgradeFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := s.CreateRepository(ctx, "111122223333", "old")
+	for _, q := range []string{`DROP TABLE sequences`, `DELETE FROM schema_migrations WHERE version = 2`} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, _ := s.SchemaVersion(ctx); v != 2 {
+		t.Fatalf("SchemaVersion = %d after upgrade", v)
+	}
+	r, err := s.CreateRepository(ctx, "111122223333", "new")
+	if err != nil || r.ID != old.ID+1 {
+		t.Fatalf("new repository id %d (%v), want %d", r.ID, err, old.ID+1)
+	}
 }
