@@ -70,3 +70,28 @@ func (h *Handler) allowed(r *http.Request, a Access) error {
 	}
 	return nil
 }
+
+// Operation is what a /v2/ request is, as routing decides it, for the audit trail and logs.
+type Operation struct {
+	Name       string // "manifest get", "blob head", "ping", ...
+	Action     string // the ECR action it is authorized as; "" for the ping
+	Account    string // owner of the repository; "" for ping and catalog
+	Repository string // NAME
+	Reference  string // tag or digest, blob or subject digest, upload id
+	ReadOnly   bool
+}
+
+// Describe routes r the way ServeHTTP does, without serving it; ok is false when r is not a
+// registry operation (an unknown path or method).
+func (h *Handler) Describe(r *http.Request) (Operation, bool) {
+	rt, err := parseRoute(r.Method, r.URL.Path)
+	if err != nil {
+		return Operation{}, false
+	}
+	ref := rt.reference()
+	if ref == "" {
+		ref = rt.upload
+	}
+	return Operation{Name: rt.op.String(), Action: ecrActions[rt.op], Account: rt.account, Repository: rt.name,
+		Reference: ref, ReadOnly: r.Method == http.MethodGet || r.Method == http.MethodHead}, true
+}

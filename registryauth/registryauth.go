@@ -1,0 +1,161 @@
+// Package registryauth connects the registry's hooks to Coffer's identities and policies: Basic
+// AWS:<token> authentication, and every registry Access decided as its ECR action on the repository.
+package registryauth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/coffer-registry/coffer/audit"
+	"github.com/coffer-registry/coffer/auth"
+	"github.com/coffer-registry/coffer/auth/registrytoken"
+	"github.com/coffer-registry/coffer/authz"
+	"github.com/coffer-registry/coffer/awsproto"
+	"github.com/coffer-registry/coffer/registry"
+)
+
+// Messages of the 401 answers.
+const (
+	msgNoCredentials = "authentication required: log in with user AWS and a token from ecr:GetAuthorizationToken " +
+		"(aws ecr get-login-password | docker login -u AWS --password-stdin HOST)"
+	msgExpired   = "Your authorization token has expired. Reauthenticate and try again."
+	msgInvalid   = "Your authorization token is invalid. Reauthenticate and try again."
+	msgUser      = "the user name must be AWS, with a token from ecr:GetAuthorizationToken as the password"
+	msgScheme    = "unsupported authorization scheme: use Basic with user AWS and a token from ecr:GetAuthorizationToken"
+	msgAnonymous = "authentication required: anonymous access is not granted to this repository"
+	msgUndecided = "the request could not be authorized; try again"
+	msgNoAuth    = "authentication is unavailable; try again"
+)
+
+// Config configures Hooks.
+type Config struct {
+	Tokens     *registrytoken.Tokens
+	Authorizer authz.Authorizer
+	// Repositories gives each repository's policy and tags; nil means no repository has either.
+	Repositories Repositories
+	// FactsMaxAge is how long a repository's policy and tags are used from memory without
+	// asking Repositories again (default one second); Invalidate forgets them at once.
+	FactsMaxAge time.Duration
+	// Client derives the request context (source IP, TLS, user agent) for authorization's
+	// condition keys when the request does not carry one already.
+	Client awsproto.ClientInfo
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Hooks are the registry's Authenticate and Authorize functions. Safe for concurrent use.
+type Hooks struct {
+	tokens *registrytoken.Tokens
+	authz  authz.Authorizer
+	facts  *factsCache
+	client awsproto.ClientInfo
+	log    *slog.Logger
+}
+
+// New returns the hooks for cfg. Tokens and Authorizer are required.
+func New(cfg Config) *Hooks {
+	if cfg.Tokens == nil || cfg.Authorizer == nil {
+		panic("registryauth: Config.Tokens and Config.Authorizer are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FactsMaxAge <= 0 {
+		cfg.FactsMaxAge = time.Second
+	}
+	return &Hooks{tokens: cfg.Tokens, authz: cfg.Authorizer, client: cfg.Client, log: cfg.Logger,
+		facts: newFactsCache(cfg.Repositories, cfg.FactsMaxAge, cfg.Now)}
+}
+
+// Config returns cfg with the registry's Authenticate and Authorize set to h.
+func (h *Hooks) Config(cfg registry.Config) registry.Config {
+	cfg.Authenticate = h.Authenticate
+	cfg.Authorize = h.Authorize
+	return cfg
+}
+
+// Invalidate forgets what is cached about a repository (its policy or tags changed, or it
+// was deleted).
+func (h *Hooks) Invalidate(account, name string) { h.facts.invalidate(account, name) }
+
+// Authenticate is registry.Config.Authenticate. Basic AWS:<token> becomes the token's
+// caller; no Authorization header makes an anonymous caller, which only a repository policy
+// granting "*" lets through (the ping and the catalog always ask it to log in). Anything
+// else is 401 with the Basic challenge.
+func (h *Hooks) Authenticate(r *http.Request) (*http.Request, error) {
+	ctx := r.Context()
+	if _, ok := awsproto.RequestContextFrom(ctx); !ok {
+		ctx = awsproto.WithRequestContext(ctx, h.client.NewRequestContext(r))
+	}
+	var caller *auth.Caller
+	user, token, basic := r.BasicAuth()
+	switch {
+	case !basic && r.Header.Get("Authorization") != "":
+		return nil, registry.Unauthorized(msgScheme)
+	case !basic:
+		if isPingOrCatalog(r.URL.Path) {
+			return nil, registry.Unauthorized(msgNoCredentials)
+		}
+		caller = auth.NewCaller(auth.Anonymous, nil, 0)
+	case user != registrytoken.Username:
+		return nil, registry.Unauthorized(msgUser)
+	default:
+		c, err := h.tokens.Verify(ctx, token)
+		switch {
+		case errors.Is(err, registrytoken.ErrExpired):
+			return nil, registry.Unauthorized(msgExpired)
+		case errors.Is(err, registrytoken.ErrMalformed), errors.Is(err, registrytoken.ErrBadSignature),
+			errors.Is(err, registrytoken.ErrRevoked):
+			return nil, registry.Unauthorized(msgInvalid)
+		case err != nil:
+			h.log.Error("registryauth: verifying a token", "err", err)
+			return nil, registry.Unauthorized(msgNoAuth)
+		}
+		caller = c
+	}
+	audit.NoteCaller(ctx, caller)
+	return r.WithContext(auth.WithCaller(ctx, caller)), nil
+}
+
+func isPingOrCatalog(path string) bool {
+	return path == "/v2/" || path == "/v2" || path == "/v2/_catalog"
+}
+
+// catalogAction is the action the catalog asks per repository to filter its list; a denial
+// there leaves a repository out rather than refusing the request.
+const catalogAction = "ecr:DescribeRepositories"
+
+// Authorize is registry.Config.Authorize: a's ECR action on the repository ARN, with the
+// repository's policy as the resource policy, its tags as aws:ResourceTag/K and
+// ecr:ResourceTag/K, and the owner as aws:ResourceAccount. A denial is 403 DENIED with
+// AWS's AccessDeniedException sentence (401 for an anonymous caller, who may still log in).
+func (h *Hooks) Authorize(r *http.Request, a registry.Access) error {
+	ctx := r.Context()
+	f, err := h.facts.get(ctx, a.Account, a.Repository)
+	if err != nil {
+		h.log.Error("registryauth: reading repository policy", "account", a.Account, "repository", a.Repository, "err", err)
+		return registry.Denied(msgUndecided)
+	}
+	err = h.authz.Authorize(ctx, authz.Check{Action: a.Action, Resource: a.Resource, ResourceAccount: a.Account,
+		ResourcePolicy: f.policy, Keys: f.keys})
+	if err == nil {
+		return nil
+	}
+	var denied *authz.AccessDeniedError
+	if !errors.As(err, &denied) {
+		h.log.Error("registryauth: authorizing", "action", a.Action, "resource", a.Resource, "err", err)
+		return registry.Denied(msgUndecided)
+	}
+	if a.Action != catalogAction {
+		audit.NoteDenied(ctx, a.Action, denied.Message)
+	}
+	if c := auth.CallerFrom(ctx); c == nil || c.Method == auth.Anonymous {
+		return registry.Unauthorized(msgAnonymous)
+	}
+	return registry.Denied(denied.Message)
+}
