@@ -86,3 +86,23 @@ func BenchmarkAuthorizeNewContext(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAuthorizeOverhead is the authorizer's own cost around the engine: a user whose
+// only policy is AdministratorAccess (one statement), no resource policy.
+func BenchmarkAuthorizeOverhead(b *testing.B) {
+	w := newWorld(b)
+	admin := w.user(w.acct, "admin", nil)
+	w.must(w.store.AttachPolicy(context.Background(), cofferiam.EntityRef{Account: w.acct, Kind: cofferiam.KindUser, Name: "admin"},
+		cofferiam.AdministratorAccessARN))
+	ctx := w.as(admin)
+	a := authz.New(authz.Config{Identities: w.store, Region: region})
+	check := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := a.Authorize(ctx, check); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
