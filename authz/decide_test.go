@@ -201,3 +201,33 @@ func TestConcurrentDecisionsAndWrites(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// AWS names the boundary "a permissions boundary", without "policy", in both sentences.
+func TestBoundarySentences(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	bp, err := w.store.CreatePolicy(ctx, iamsql.CreatePolicyInput{Account: w.acct, Name: "Guard", Document: `{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":"ecr:*","Resource":"*"},{"Effect":"Deny","Action":"ecr:PutImage","Resource":"*"}]}`})
+	w.must(err)
+	_, err = w.store.CreateUser(ctx, iamsql.CreateUserInput{Account: w.acct, Name: "pat", PermissionsBoundary: bp.ARN})
+	w.must(err)
+	w.must(w.store.AttachPolicy(ctx, cofferiam.EntityRef{Account: w.acct, Kind: cofferiam.KindUser, Name: "pat"}, cofferiam.AdministratorAccessARN))
+	key, err := w.store.CreateAccessKey(ctx, w.acct, "pat")
+	w.must(err)
+	pat := w.as(creds{id: key.ID})
+	prefix := "User: arn:aws:iam::" + w.acct + ":user/pat is not authorized to perform: "
+	for _, tc := range []struct {
+		check authz.Check
+		want  string
+	}{
+		{authz.Check{Action: "ecr:PutImage", Resource: repoARN(w.acct, "app")}, prefix + "ecr:PutImage on resource: " +
+			repoARN(w.acct, "app") + " with an explicit deny in a permissions boundary"},
+		{authz.Check{Action: "iam:CreateUser", Resource: "arn:aws:iam::" + w.acct + ":user/x"}, prefix +
+			"iam:CreateUser on resource: arn:aws:iam::" + w.acct + ":user/x because no permissions boundary allows the iam:CreateUser action"},
+	} {
+		if got, want := wantDeniedError(t, w.authz.Authorize(pat, tc.check)).Message, tc.want; got != want {
+			t.Errorf("\n got: %s\nwant: %s", got, want)
+		}
+	}
+	wantAllowed(t, w.authz.Authorize(pat, authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}))
+}
