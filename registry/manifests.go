@@ -91,7 +91,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 	}
 	// A non-distributable layer is referenced (and kept from garbage collection) only if
 	// the repository happens to hold it; otherwise clients fetch it from its URLs.
-	for _, d := range m.foreign {
+	for _, d := range m.Foreign {
 		if _, err := h.meta.StatBlob(ctx, repo.ID, d.Digest); err == nil {
 			m.Blobs = append(m.Blobs, d)
 		} else if !errors.Is(err, store.ErrBlobNotFound) {
