@@ -3,7 +3,6 @@ package e2e
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -11,7 +10,11 @@ import (
 // pull, push, content discovery, content management) against the real binary.
 func TestOCIConformance(t *testing.T) {
 	conformance := tool(t, "conformance")
-	srv := startCoffer(t, "")
+	// The suite asks for referrers before it pushes anything, so the repositories must exist
+	// beforehand (create-on-push only creates them on a push).
+	dir := t.TempDir()
+	createRepositories(t, dir, "conformance/repo1", "conformance/repo2")
+	srv := startCoffer(t, dir)
 	results := t.TempDir()
 	cmd := exec.Command(conformance)
 	cmd.Dir = results
@@ -26,8 +29,7 @@ func TestOCIConformance(t *testing.T) {
 	)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		junit, _ := os.ReadFile(filepath.Join(results, "junit.xml"))
-		t.Fatalf("conformance suite failed: %v\n%s\n(junit.xml: %d bytes in %s)", err, out, len(junit), results)
+		t.Fatalf("conformance suite failed: %v\n%s", err, out)
 	}
 	t.Logf("conformance suite passed:\n%s", out)
 }

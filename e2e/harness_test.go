@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffer-registry/coffer/server"
+	"github.com/coffer-registry/coffer/store/sqlite"
 )
 
 // account is the account id every test repository lives under.
@@ -129,6 +133,22 @@ func cofferEnv() []string {
 		}
 	}
 	return env
+}
+
+// createRepositories creates repositories (names below the account) in the metadata store of
+// data directory dir, as the repository API will; the server must not be running.
+func createRepositories(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	meta, err := sqlite.Open(server.Layout(dir).MetaDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer meta.Close()
+	for _, name := range names {
+		if _, err := meta.CreateRepository(context.Background(), account, name); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // Stop sends SIGTERM and waits for a clean exit. Safe to call more than once.

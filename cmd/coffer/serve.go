@@ -1,0 +1,73 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-registry/coffer/server"
+)
+
+func newServeCommand(stderr io.Writer, getenv func(string) string) *cobra.Command {
+	var o Options
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry",
+		Long: `Run the registry: the OCI distribution API under /v2/ on one listener.
+
+The data directory is created when missing. It holds blobs/ (image content) and meta.db
+(SQLite metadata); nothing else needs to be installed. Repository names start with a
+12-digit account id, e.g. 127.0.0.1:5000/111122223333/team/app:1.
+
+SIGTERM or SIGINT stops accepting connections, lets requests in flight finish (up to
+--shutdown-timeout), stops the background garbage collector and closes the data.
+
+Until authorization is implemented, serve refuses any listen address that is not loopback.`,
+		Example: `  coffer serve --listen 127.0.0.1:5000 --data ./coffer-data
+  coffer serve --tls-cert cert.pem --tls-key key.pem
+  COFFER_LISTEN=127.0.0.1:5443 coffer serve --config coffer.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := resolveOptions(cmd, &o, getenv); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			srv, err := server.Open(ctx, server.Config{
+				Listen:          o.Listen,
+				DataDir:         o.Data,
+				Region:          o.Region,
+				TLSCertFile:     o.TLSCert,
+				TLSKeyFile:      o.TLSKey,
+				CreateOnPush:    o.CreateOnPush,
+				GCInterval:      o.GCInterval,
+				GCGrace:         o.GCGrace,
+				ShutdownTimeout: o.ShutdownTimeout,
+				Logger:          newLogger(stderr, o),
+			})
+			if err != nil {
+				return err
+			}
+			return srv.Serve(ctx)
+		},
+	}
+	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push",
+		"gc-interval", "gc-grace", "shutdown-timeout", "log-level", "log-format")
+	return cmd
+}
+
+// newLogger builds the process logger from --log-level and --log-format (already validated).
+func newLogger(w io.Writer, o Options) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(o.LogLevel)))
+	opts := &slog.HandlerOptions{Level: level}
+	if o.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/coffer-registry/coffer/blob"
+	"github.com/coffer-registry/coffer/blob/fs"
+	"github.com/coffer-registry/coffer/store"
+	"github.com/coffer-registry/coffer/store/sqlite"
+)
+
+// Layout names what lives in a data directory:
+//
+//	DIR/blobs/        content-addressed blobs and uploads in progress (package blob/fs)
+//	DIR/meta.db       metadata: repositories, manifests, tags, GC queue (package store/sqlite)
+//	DIR/credentials   reserved: the first administrator's keys, written on first start
+//	DIR/audit/        reserved: the audit trail
+type Layout string
+
+// Blobs is the blob store's directory.
+func (l Layout) Blobs() string { return filepath.Join(string(l), "blobs") }
+
+// MetaDB is the SQLite metadata database.
+func (l Layout) MetaDB() string { return filepath.Join(string(l), "meta.db") }
+
+// Credentials is reserved for the first administrator's credentials.
+func (l Layout) Credentials() string { return filepath.Join(string(l), "credentials") }
+
+// Audit is reserved for the audit trail.
+func (l Layout) Audit() string { return filepath.Join(string(l), "audit") }
+
+// Data is an open data directory.
+type Data struct {
+	Layout Layout
+	Blobs  blob.Store
+	Meta   store.Store
+}
+
+// OpenData creates the data directory when missing and opens its blob and metadata stores.
+// gcGrace is how long an untagged manifest or unreferenced blob waits before garbage
+// collection may review it (0: no wait).
+func OpenData(dir string, gcGrace time.Duration) (*Data, error) {
+	if dir == "" {
+		return nil, errors.New("server: data directory is empty")
+	}
+	l := Layout(dir)
+	if err := os.MkdirAll(string(l), 0o700); err != nil {
+		return nil, fmt.Errorf("server: data directory: %w", err)
+	}
+	blobs, err := fs.New(l.Blobs())
+	if err != nil {
+		return nil, fmt.Errorf("server: blob store: %w", err)
+	}
+	delay := gcGrace
+	if delay <= 0 {
+		delay = -1 // the store's "no delay"; its zero value means its own default
+	}
+	meta, err := sqlite.OpenOptions(l.MetaDB(), sqlite.Options{ReviewDelay: delay})
+	if err != nil {
+		return nil, fmt.Errorf("server: metadata store: %w", err)
+	}
+	return &Data{Layout: l, Blobs: blobs, Meta: meta}, nil
+}
+
+// Close closes the metadata store (the blob store holds no open resources).
+func (d *Data) Close() error { return d.Meta.Close() }
