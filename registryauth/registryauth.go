@@ -159,3 +159,15 @@ func (h *Hooks) Authorize(r *http.Request, a registry.Access) error {
 	}
 	return registry.Denied(denied.Message)
 }
+
+// Describe adapts the registry's routing to the audit middleware (audit.RegistryConfig).
+func Describe(h *registry.Handler) func(*http.Request) (audit.RegistryCall, bool) {
+	return func(r *http.Request) (audit.RegistryCall, bool) {
+		op, ok := h.Describe(r)
+		if !ok {
+			return audit.RegistryCall{}, false
+		}
+		return audit.RegistryCall{Action: op.Action, Operation: op.Name, Account: op.Account,
+			Repository: op.Repository, Reference: op.Reference, ReadOnly: op.ReadOnly}, true
+	}
+}
