@@ -100,8 +100,22 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 	if err := e.payloads(scs); err != nil {
 		return nil, err
 	}
+	rep.Host.WorkDir = work
+	rep.Host.SHA256 = sha256Speed(e.pattern())
+	if slices.Contains(cfg.Scenarios, "big-push") || slices.Contains(cfg.Scenarios, "rss-upload") {
+		mbs, err := writeSpeed(work, e.pattern(), cfg.BigSize)
+		if err != nil {
+			return nil, err
+		}
+		rep.Host.DiskWrite = mbs
+	}
 	fmt.Fprintf(out, "registries: %s; scenarios: %s; %d round(s); load average %s\n",
 		strings.Join(names, ", "), strings.Join(cfg.Scenarios, ", "), cfg.Rounds, rep.Host.LoadBefore)
+	fmt.Fprintf(out, "one core hashes SHA-256 at %.0f MB/s", rep.Host.SHA256)
+	if rep.Host.DiskWrite > 0 {
+		fmt.Fprintf(out, "; %s takes a %s file (fsync included) at %.0f MB/s", work, formatSize(cfg.BigSize), rep.Host.DiskWrite)
+	}
+	fmt.Fprintln(out)
 
 	for r := range cfg.Rounds {
 		order := slices.Clone(targets)

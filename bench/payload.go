@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"time"
 )
 
 // pattern is a block of pseudo-random bytes that big blobs repeat. Repeating one block keeps
@@ -144,3 +146,35 @@ func newSmallBlobs(count int, size int, seed uint64) ([]smallBlob, error) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// sha256Speed measures one core's SHA-256 speed in MB/s over at least 256 MiB of p.
+func sha256Speed(p pattern) float64 {
+	h := sha256.New()
+	var n int64
+	start := time.Now()
+	for n < 256<<20 {
+		h.Write(p)
+		n += int64(len(p))
+	}
+	return mbPerSec(n, time.Since(start))
+}
+
+// writeSpeed writes size bytes of p into a new file in dir, fsyncs it, removes it and
+// returns MB/s: the most any registry storing a blob in dir can reach.
+func writeSpeed(dir string, p pattern, size int64) (float64, error) {
+	f, err := os.CreateTemp(dir, "write-speed-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	start := time.Now()
+	r := &patternReader{pattern: p, remaining: size}
+	if _, err := r.WriteTo(f); err != nil {
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	return mbPerSec(size, time.Since(start)), nil
+}
