@@ -22,8 +22,10 @@ import (
 type Deps struct {
 	Store      *iamsql.Service
 	Authorizer authz.Authorizer
-	Region     string           // "" means us-east-1
-	Now        func() time.Time // nil means time.Now
+	// Region and Now complete the wiring's picture of the server; IAM is a global service
+	// whose answers depend on neither today ("" means us-east-1, nil means time.Now).
+	Region string
+	Now    func() time.Time
 }
 
 // api holds the dependencies the handlers share.

@@ -108,3 +108,24 @@ func TestRequestConditionKeys(t *testing.T) {
 	_, err = admin.AttachUserPolicy(ctx, &sdk.AttachUserPolicyInput{UserName: aws.String("u1"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
 	wantCode(t, err, "AccessDenied")
 }
+
+// Renaming or moving an entity needs the permission on its old and its new ARN.
+func TestUpdateUserChecksTheNewARN(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	ops := w.userClient(t, "ops")
+	must[*sdk.CreateUserOutput](t)(w.root.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String("temp"), Path: aws.String("/contractors/")}))
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:UpdateUser","Resource":"arn:aws:iam::*:user/contractors/*"}]}`
+	must[*sdk.PutUserPolicyOutput](t)(w.root.PutUserPolicy(ctx, &sdk.PutUserPolicyInput{UserName: aws.String("ops"), PolicyName: aws.String("contractors"), PolicyDocument: aws.String(doc)}))
+
+	_, err := ops.UpdateUser(ctx, &sdk.UpdateUserInput{UserName: aws.String("temp"), NewPath: aws.String("/staff/")})
+	ae := wantCode(t, err, "AccessDenied")
+	if !strings.Contains(ae.ErrorMessage(), ":user/staff/temp") {
+		t.Errorf("message %q names the wrong resource", ae.ErrorMessage())
+	}
+	must[*sdk.UpdateUserOutput](t)(ops.UpdateUser(ctx, &sdk.UpdateUserInput{UserName: aws.String("temp"), NewUserName: aws.String("temp2")}))
+	u := must[*sdk.GetUserOutput](t)(w.root.GetUser(ctx, &sdk.GetUserInput{UserName: aws.String("temp2")}))
+	if *u.User.Path != "/contractors/" {
+		t.Fatalf("path %s", *u.User.Path)
+	}
+}

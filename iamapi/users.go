@@ -170,8 +170,21 @@ func (a *api) updateEntity(ctx context.Context, kind iam.EntityKind, operation, 
 	if err != nil {
 		return nil, err
 	}
-	if err := a.authorize(ctx, operation, a.entityARN(ctx, account, kind, name)); err != nil {
+	source := a.entityARN(ctx, account, kind, name)
+	if err := a.authorize(ctx, operation, source); err != nil {
 		return nil, err
+	}
+	// Renaming or moving needs permission on the entity's new ARN as well, as in IAM.
+	if r, ok := iam.ParseIAMARN(source); ok && (newName != "" || newPath != "") {
+		if newName != "" {
+			r.Name = newName
+		}
+		if newPath != "" {
+			r.Path = newPath
+		}
+		if err := a.authorize(ctx, operation, iam.EntityARN(account, string(kind), r.Path, r.Name)); err != nil {
+			return nil, err
+		}
 	}
 	err = a.Store.UpdateEntity(ctx, iamsql.UpdateEntityInput{Ref: iam.EntityRef{Account: account, Kind: kind, Name: name},
 		NewName: newName, NewPath: newPath})
