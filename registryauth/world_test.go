@@ -319,3 +319,18 @@ func basicPassword(token string) string {
 }
 
 var _ = time.Second
+
+func iamCreateUser(account, name string) iamsql.CreateUserInput {
+	return iamsql.CreateUserInput{Account: account, Name: name}
+}
+
+// createRole makes a role in account trusted by the whole account, and returns its ARN.
+func createRole(t testing.TB, w *world, account, name string) string {
+	t.Helper()
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":"sts:AssumeRole"}]}`
+	r, err := w.iam.CreateRole(context.Background(), iamsql.CreateRoleInput{Account: account, Name: name, AssumeRolePolicy: trust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.ARN
+}
