@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,12 +22,20 @@ func newGCCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.C
 
 With --dry-run nothing is deleted; the report lists what a pass would remove.
 It is safe while 'coffer serve' runs on the same data directory: an item is deleted only
-when the metadata store confirms, in one transaction, that nothing references it.`,
+when the metadata store confirms, in one transaction, that nothing references it, and only
+after its grace period (--gc-grace) has passed.
+
+Each flag but --dry-run can also be set with its COFFER_* environment variable (shown below)
+or with the key of the same name in the --config YAML file: flag > environment > config file
+> default.`,
 		Example: `  coffer gc --dry-run --data ./coffer-data`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := resolveOptions(cmd, &o, getenv); err != nil {
 				return err
+			}
+			if _, err := os.Stat(o.Data); err != nil {
+				return fmt.Errorf("data directory: %w", err)
 			}
 			data, err := server.OpenData(o.Data, o.GCGrace)
 			if err != nil {

@@ -27,7 +27,10 @@ The data directory is created when missing. It holds blobs/ (image content) and 
 SIGTERM or SIGINT stops accepting connections, lets requests in flight finish (up to
 --shutdown-timeout), stops the background garbage collector and closes the data.
 
-Until authorization is implemented, serve refuses any listen address that is not loopback.`,
+Until authorization is implemented, serve refuses any listen address that is not loopback.
+
+Each flag can also be set with its COFFER_* environment variable (shown below) or with the
+key of the same name in the --config YAML file: flag > environment > config file > default.`,
 		Example: `  coffer serve --listen 127.0.0.1:5000 --data ./coffer-data
   coffer serve --tls-cert cert.pem --tls-key key.pem
   COFFER_LISTEN=127.0.0.1:5443 coffer serve --config coffer.yaml`,
