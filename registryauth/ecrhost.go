@@ -13,8 +13,8 @@ var ecrHost = regexp.MustCompile(`^([0-9]{12})\.dkr[.-]ecr(?:-fips)?\.[a-z0-9][a
 
 // ECRHostAccount returns the account of an ECR-style registry host (any port), or "".
 func ECRHostAccount(host string) string {
-	if !strings.Contains(host, ".dkr") {
-		return ""
+	if len(host) < 13 || host[12] != '.' || !allDigits(host[:12]) {
+		return "" // the cheap test every other host fails
 	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -54,4 +54,13 @@ func rewrite(path, account string) (string, bool) {
 		return "", false
 	}
 	return "/v2/" + account + "/" + rest, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

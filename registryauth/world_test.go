@@ -334,3 +334,5 @@ func createRole(t testing.TB, w *world, account, name string) string {
 	}
 	return r.ARN
 }
+
+func auditFilterRepo(repo string) audit.Filter { return audit.Filter{Repository: repo} }
