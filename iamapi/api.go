@@ -53,6 +53,7 @@ func Register(e *awsproto.Endpoint, d Deps) {
 	a.registerTags(e)
 	a.registerAccount(e)
 	a.registerSimulator(e)
+	a.registerContextKeys(e)
 }
 
 // op registers one IAM operation; domain errors are converted to their wire form here, once.

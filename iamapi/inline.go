@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/coffer-registry/coffer/authz"
 	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/iam"
 )
@@ -37,10 +38,13 @@ func (in *entityPolicyIn) entity(kind iam.EntityKind) (name *string, member stri
 // kindNames spells each entity kind as the operation names do.
 var kindNames = map[iam.EntityKind]string{iam.KindUser: "User", iam.KindGroup: "Group", iam.KindRole: "Role"}
 
-// inlineTarget checks the members an inline-policy call requires and authorizes it.
-func (a *api) inlineTarget(ctx context.Context, kind iam.EntityKind, operation string, in *entityPolicyIn, needs ...string) (iam.EntityRef, error) {
+// entityTarget checks the members an inline-policy or attachment call requires (the entity's
+// name and the members named in needs) and authorizes the call on the entity; Attach* and
+// Detach* calls carry the policy's ARN as iam:PolicyARN.
+func (a *api) entityTarget(ctx context.Context, kind iam.EntityKind, operation string, in *entityPolicyIn, needs ...string) (iam.EntityRef, error) {
 	name, member := in.entity(kind)
 	checks := []any{member, name}
+	var keys []authz.Key
 	for _, n := range needs {
 		switch n {
 		case "policyName":
@@ -49,6 +53,9 @@ func (a *api) inlineTarget(ctx context.Context, kind iam.EntityKind, operation s
 			checks = append(checks, n, in.PolicyDocument)
 		case "policyArn":
 			checks = append(checks, n, in.PolicyArn)
+			if in.PolicyArn != nil {
+				keys = append(keys, policyARNKey(*in.PolicyArn))
+			}
 		}
 	}
 	if err := required(checks...); err != nil {
@@ -59,10 +66,7 @@ func (a *api) inlineTarget(ctx context.Context, kind iam.EntityKind, operation s
 		return iam.EntityRef{}, err
 	}
 	ref := iam.EntityRef{Account: account, Kind: kind, Name: *name}
-	if in.PolicyArn != nil && (operation == "Attach"+kindNames[kind]+"Policy" || operation == "Detach"+kindNames[kind]+"Policy") {
-		return ref, a.authorize(ctx, operation, a.entityARN(ctx, account, kind, *name), policyARNKey(*in.PolicyArn))
-	}
-	return ref, a.authorize(ctx, operation, a.entityARN(ctx, account, kind, *name))
+	return ref, a.authorize(ctx, operation, a.entityARN(ctx, account, kind, *name), keys...)
 }
 
 func (a *api) registerInlinePolicies(e *awsproto.Endpoint) {
@@ -70,21 +74,21 @@ func (a *api) registerInlinePolicies(e *awsproto.Endpoint) {
 		k := kindNames[kind]
 
 		put := func(ctx context.Context, in *entityPolicyIn) (*awsproto.NoOutput, error) {
-			ref, err := a.inlineTarget(ctx, kind, "Put"+k+"Policy", in, "policyName", "policyDocument")
+			ref, err := a.entityTarget(ctx, kind, "Put"+k+"Policy", in, "policyName", "policyDocument")
 			if err != nil {
 				return nil, err
 			}
 			return &awsproto.NoOutput{}, a.Store.PutInlinePolicy(ctx, ref, *in.PolicyName, *in.PolicyDocument)
 		}
 		del := func(ctx context.Context, in *entityPolicyIn) (*awsproto.NoOutput, error) {
-			ref, err := a.inlineTarget(ctx, kind, "Delete"+k+"Policy", in, "policyName")
+			ref, err := a.entityTarget(ctx, kind, "Delete"+k+"Policy", in, "policyName")
 			if err != nil {
 				return nil, err
 			}
 			return &awsproto.NoOutput{}, a.Store.DeleteInlinePolicy(ctx, ref, *in.PolicyName)
 		}
 		list := func(ctx context.Context, in *entityPolicyIn) ([]string, bool, *string, error) {
-			ref, err := a.inlineTarget(ctx, kind, "List"+k+"Policies", in)
+			ref, err := a.entityTarget(ctx, kind, "List"+k+"Policies", in)
 			if err != nil {
 				return nil, false, nil, err
 			}
@@ -151,7 +155,7 @@ func (a *api) registerInlinePolicies(e *awsproto.Endpoint) {
 }
 
 func (a *api) getInline(ctx context.Context, kind iam.EntityKind, in *entityPolicyIn) (*iam.InlinePolicy, error) {
-	ref, err := a.inlineTarget(ctx, kind, "Get"+kindNames[kind]+"Policy", in, "policyName")
+	ref, err := a.entityTarget(ctx, kind, "Get"+kindNames[kind]+"Policy", in, "policyName")
 	if err != nil {
 		return nil, err
 	}

@@ -259,21 +259,21 @@ func (a *api) registerAttachments(e *awsproto.Endpoint) {
 	for _, kind := range []iam.EntityKind{iam.KindUser, iam.KindGroup, iam.KindRole} {
 		k := kindNames[kind]
 		op(e, "Attach"+k+"Policy", func(ctx context.Context, in *entityPolicyIn) (*awsproto.NoOutput, error) {
-			ref, err := a.inlineTarget(ctx, kind, "Attach"+k+"Policy", in, "policyArn")
+			ref, err := a.entityTarget(ctx, kind, "Attach"+k+"Policy", in, "policyArn")
 			if err != nil {
 				return nil, err
 			}
 			return &awsproto.NoOutput{}, a.Store.AttachPolicy(ctx, ref, *in.PolicyArn)
 		})
 		op(e, "Detach"+k+"Policy", func(ctx context.Context, in *entityPolicyIn) (*awsproto.NoOutput, error) {
-			ref, err := a.inlineTarget(ctx, kind, "Detach"+k+"Policy", in, "policyArn")
+			ref, err := a.entityTarget(ctx, kind, "Detach"+k+"Policy", in, "policyArn")
 			if err != nil {
 				return nil, err
 			}
 			return &awsproto.NoOutput{}, a.Store.DetachPolicy(ctx, ref, *in.PolicyArn)
 		})
 		listAttached := func(ctx context.Context, in *entityPolicyIn) ([]iamtypes.AttachedPolicy, bool, *string, error) {
-			ref, err := a.inlineTarget(ctx, kind, "ListAttached"+k+"Policies", in)
+			ref, err := a.entityTarget(ctx, kind, "ListAttached"+k+"Policies", in)
 			if err != nil {
 				return nil, false, nil, err
 			}

@@ -257,3 +257,28 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 		t.Fatalf("trust simulation: %+v", sts.EvaluationResults[0])
 	}
 }
+
+func TestContextKeys(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	doc := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::*:user/${aws:username}",
+	  "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"},"StringEquals":{"aws:PrincipalTag/team":"${aws:ResourceTag/team}","AWS:USERNAME":"x"}}}}`
+	out := must[*sdk.GetContextKeysForCustomPolicyOutput](t)(w.root.GetContextKeysForCustomPolicy(ctx, &sdk.GetContextKeysForCustomPolicyInput{PolicyInputList: []string{doc}}))
+	got := map[string]bool{}
+	for _, k := range out.ContextKeyNames {
+		got[strings.ToLower(k)] = true
+	}
+	if len(out.ContextKeyNames) != 4 || !got["aws:username"] || !got["aws:multifactorauthpresent"] || !got["aws:principaltag/team"] || !got["aws:resourcetag/team"] {
+		t.Fatalf("context keys %v", out.ContextKeyNames)
+	}
+	_, err := w.root.GetContextKeysForCustomPolicy(ctx, &sdk.GetContextKeysForCustomPolicyInput{PolicyInputList: []string{"{"}})
+	wantCode(t, err, "MalformedPolicyDocument")
+
+	must[*sdk.CreateUserOutput](t)(w.root.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String("alice")}))
+	must[*sdk.PutUserPolicyOutput](t)(w.root.PutUserPolicy(ctx, &sdk.PutUserPolicyInput{UserName: aws.String("alice"), PolicyName: aws.String("self"), PolicyDocument: aws.String(viewOwnPermissions)}))
+	p := must[*sdk.GetContextKeysForPrincipalPolicyOutput](t)(w.root.GetContextKeysForPrincipalPolicy(ctx, &sdk.GetContextKeysForPrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::" + w.acct + ":user/alice")}))
+	if len(p.ContextKeyNames) != 1 || p.ContextKeyNames[0] != "aws:username" {
+		t.Fatalf("principal context keys %v", p.ContextKeyNames)
+	}
+}
