@@ -110,7 +110,23 @@ func TestKillDuringConcurrentPushes(t *testing.T) {
 		}
 	}
 
-	// Nothing half-written: whatever tags exist, acknowledged or not, lead to complete images.
+	// Nothing half-written: every blob of every push, acknowledged or not, is either absent
+	// or served whole.
+	for _, p := range all {
+		for d, content := range layerBlobs(t, p.img) {
+			resp, got, err := srv.get("/v2/"+account+"/"+p.repo+"/blobs/"+d, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode == http.StatusOK && !bytes.Equal(got, content) {
+				t.Errorf("%s: blob %s is served with %d bytes that differ from the %d pushed", p.repo, d, len(got), len(content))
+			} else if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: blob %s: %s", p.repo, d, resp.Status)
+			}
+		}
+	}
+
+	// Whatever tags exist, acknowledged or not, lead to complete images.
 	pushed := map[string][]byte{}
 	for _, p := range all {
 		pushed[p.repo+":"+p.tag] = p.manifest
