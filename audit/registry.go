@@ -103,20 +103,21 @@ func registryEvent(cfg RegistryConfig, r *http.Request, rc awsproto.RequestConte
 		e.EventName = "Registry" + r.Method
 		e.RequestParameters["path"] = limitString(r.URL.Path, maxValue)
 	}
-	if deniedAction != "" {
-		e.AdditionalEventData.Action = deniedAction
-	}
 	if status >= 400 {
 		e.ErrorCode, e.ErrorMessage = sw.ociError()
 		if e.ErrorCode == "" {
 			e.ErrorCode = http.StatusText(status)
 		}
 	}
-	if denied != "" {
-		e.ErrorCode, e.ErrorMessage = "AccessDenied", denied
-	}
-	if denied != "" || status == http.StatusUnauthorized || status == http.StatusForbidden {
+	// A request is denied when it was answered 401 or 403. A denial noted along the way of a
+	// request that went on (a cross-repository mount falling back to an upload, a catalog
+	// leaving out a repository) does not make the request denied.
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		e.AdditionalEventData.Decision = Deny
+		if denied != "" {
+			e.AdditionalEventData.Action = deniedAction
+			e.ErrorCode, e.ErrorMessage = "AccessDenied", denied
+		}
 	}
 	return e
 }

@@ -2,9 +2,11 @@ package audit
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,6 +56,7 @@ type Writer struct {
 	size    int64
 	day     string
 	lastErr error
+	random  io.Reader // buffered crypto/rand for event ids
 }
 
 type item struct {
@@ -78,20 +81,18 @@ func Open(cfg Config) (*Writer, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	w := &Writer{cfg: cfg, log: cfg.Logger, queue: make(chan item, queueSize)}
+	w := &Writer{cfg: cfg, log: cfg.Logger, queue: make(chan item, queueSize),
+		random: bufio.NewReaderSize(rand.Reader, 4096)}
 	w.wg.Add(1)
 	go w.run()
 	return w, nil
 }
 
 // Record queues e; the caller must not change it afterwards. Fields left empty get their
-// defaults (version, event id, type, category, time).
+// defaults (version, event id, type, category, time); the event id is set when it is written.
 func (w *Writer) Record(e *Event) {
 	if e.EventVersion == "" {
 		e.EventVersion = EventVersion
-	}
-	if e.EventID == "" {
-		e.EventID = uuid.NewString()
 	}
 	if e.EventType == "" {
 		e.EventType = "AwsApiCall"
@@ -182,6 +183,12 @@ func (w *Writer) run() {
 func (w *Writer) take(it item, waiters []chan error) []chan error {
 	if it.flushed != nil {
 		return append(waiters, it.flushed)
+	}
+	if it.ev.EventID == "" {
+		// Made here, off the request path, from a buffered random source.
+		if id, err := uuid.NewRandomFromReader(w.random); err == nil {
+			it.ev.EventID = id.String()
+		}
 	}
 	line, err := json.Marshal(it.ev)
 	if err != nil {

@@ -71,6 +71,8 @@ type world struct {
 	tokens   *registrytoken.Tokens
 	key      []byte
 	meta     store.Store
+	blobs    *blobfs.Store
+	hooks    *registryauth.Hooks
 	facts    *repoFacts
 	trail    *audit.Writer
 	trailDir string
@@ -127,7 +129,7 @@ func newWorld(t testing.TB, tls bool) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { meta.Close() })
-	w.meta = meta
+	w.meta, w.blobs = meta, blobs
 	if w.trail, err = audit.Open(audit.Config{Dir: w.trailDir}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +139,7 @@ func newWorld(t testing.TB, tls bool) *world {
 	w.facts = &repoFacts{policies: map[string]string{}, tags: map[string]map[string]string{}}
 	hooks := registryauth.New(registryauth.Config{Tokens: w.tokens, Authorizer: authz.New(authz.Config{Identities: w.iam, Region: region}),
 		Repositories: w.facts, Logger: quiet})
-	w.facts.hooks = hooks
+	w.facts.hooks, w.hooks = hooks, hooks
 	reg := registry.New(hooks.Config(registry.Config{Blobs: blobs, Store: meta, Region: region, Logger: quiet}))
 	handler := registryauth.ECRHost(w.trail.Registry(audit.RegistryConfig{Region: region, Describe: registryauth.Describe(reg)}, reg))
 	if tls {

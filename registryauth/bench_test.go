@@ -1,0 +1,116 @@
+package registryauth_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coffer-registry/coffer/audit"
+	"github.com/coffer-registry/coffer/registry"
+	"github.com/coffer-registry/coffer/registryauth"
+)
+
+// benchClients is the issue's concurrency for the manifest GET target.
+const benchClients = 32
+
+// BenchmarkManifestGetAuthorized measures manifest GETs by tag at 32 concurrent clients on
+// three servers over the same stores, side by side in one run, alternating over rounds:
+//
+//	off:   the registry with no hooks (authorization disabled)
+//	authz: token check + policy evaluation (repository policy, identity policies)
+//	full:  authz plus the audit trail (one fsync'd event per request)
+//
+// The servers take turns, each round starting with the next one, so that none always runs
+// first or last on a machine whose load changes.
+//
+// It reports each server's requests/s and the ratios authz/off and full/off (target ≥ 0.9).
+func BenchmarkManifestGetAuthorized(b *testing.B) {
+	w := newWorld(b, false)
+	A := w.acctA
+	w.repo(A, "bench/app")
+	token := w.user(A, "puller", nil, readOnlyARN)
+	admin := w.user(A, "admin", []string{allow("ecr:*")})
+	w.facts.setPolicy(A, "bench/app", `{"Version":"2012-10-17","Statement":[
+		{"Sid":"Pullers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+A+`:root"},"Action":["ecr:BatchGetImage"]},
+		{"Sid":"NoOutsiders","Effect":"Deny","Principal":"*","Action":"ecr:PutImage","Condition":{"Bool":{"aws:SecureTransport":"false"},"StringNotEquals":{"aws:PrincipalAccount":"`+A+`"}}}]}`)
+	img := w.pushImage(admin, "/v2/"+A+"/bench/app", "latest", "bench")
+	path := "/v2/" + A + "/bench/app/manifests/latest"
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	off := httptest.NewServer(registry.New(registry.Config{Blobs: w.blobs, Store: w.meta, Region: region, Logger: quiet}))
+	defer off.Close()
+	authzOnly := httptest.NewServer(registry.New(w.hooks.Config(registry.Config{Blobs: w.blobs, Store: w.meta, Region: region, Logger: quiet})))
+	defer authzOnly.Close()
+	trail, err := audit.Open(audit.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer trail.Close()
+	reg := registry.New(w.hooks.Config(registry.Config{Blobs: w.blobs, Store: w.meta, Region: region, Logger: quiet}))
+	full := httptest.NewServer(trail.Registry(audit.RegistryConfig{Region: region, Describe: registryauth.Describe(reg)}, reg))
+	defer full.Close()
+
+	servers := []struct {
+		name  string
+		url   string
+		token string
+		reqs  int64
+		dur   time.Duration
+	}{{"off", off.URL, "", 0, 0}, {"authz", authzOnly.URL, token, 0, 0}, {"full", full.URL, token, 0, 0}}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 256, 256
+	client := &http.Client{Transport: transport}
+
+	const rounds = 6
+	perRound := max(b.N/rounds, benchClients)
+	b.ResetTimer()
+	for round := range rounds {
+		for k := range servers {
+			s := &servers[(round+k)%len(servers)] // each server takes each place in turn
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			start := time.Now()
+			for range benchClients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(perRound) {
+						req, _ := http.NewRequest(http.MethodGet, s.url+path, nil)
+						req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+						if s.token != "" {
+							req.SetBasicAuth("AWS", s.token)
+						}
+						resp, err := client.Do(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						n, _ := io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK || n != int64(len(img.manifest)) {
+							b.Errorf("%s: status %d", s.name, resp.StatusCode)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			s.dur += time.Since(start)
+			s.reqs += int64(perRound)
+		}
+	}
+	b.StopTimer()
+	rate := map[string]float64{}
+	for _, s := range servers {
+		rate[s.name] = float64(s.reqs) / s.dur.Seconds()
+		b.ReportMetric(rate[s.name], s.name+"-req/s")
+	}
+	b.ReportMetric(rate["authz"]/rate["off"], "authz/off")
+	b.ReportMetric(rate["full"]/rate["off"], "full/off")
+	b.ReportMetric(0, "ns/op") // the figures above are the result; time per b.N means nothing here
+}
