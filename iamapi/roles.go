@@ -86,12 +86,16 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "GetRole", a.entityARN(ctx, account, iam.KindRole, in.RoleName)); err != nil {
+		r, lookupErr := a.Store.GetRole(ctx, account, in.RoleName)
+		arn := iam.RoleARN(account, "/", in.RoleName)
+		if lookupErr == nil {
+			arn = r.ARN
+		}
+		if err := a.authorize(ctx, "GetRole", arn); err != nil {
 			return nil, err
 		}
-		r, err := a.Store.GetRole(ctx, account, in.RoleName)
-		if err != nil {
-			return nil, err
+		if lookupErr != nil {
+			return nil, lookupErr
 		}
 		out := wireRole(r, true)
 		return &sdk.GetRoleOutput{Role: &out}, nil

@@ -79,14 +79,11 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		name, arn, err := a.implicitUser(ctx, p, account, in.UserName)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.authorize(ctx, "GetUser", arn); err != nil {
-			return nil, err
-		}
-		if name == "" { // the root user asking about itself
+		if in.UserName == nil && p.Type == iam.PrincipalRoot { // the root user asking about itself
+			arn := iam.RootARN(account)
+			if err := a.authorize(ctx, "GetUser", arn); err != nil {
+				return nil, err
+			}
 			acct, err := a.Store.GetAccount(ctx, account)
 			if err != nil {
 				return nil, err
@@ -94,9 +91,25 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 			return &sdk.GetUserOutput{User: &iamtypes.User{UserId: aws.String(account), Arn: aws.String(arn),
 				CreateDate: timePtr(acct.JoinedAt)}}, nil
 		}
-		u, err := a.Store.GetUser(ctx, account, name)
-		if err != nil {
+		name := str(in.UserName)
+		if name == "" {
+			if p.Type != iam.PrincipalUser || p.UserName == "" {
+				_, _, err := a.implicitUser(ctx, p, account, nil)
+				return nil, err
+			}
+			name = p.UserName
+		}
+		// One read serves both the resource ARN (with the user's path) and the answer.
+		u, lookupErr := a.Store.GetUser(ctx, account, name)
+		arn := iam.UserARN(account, "/", name)
+		if lookupErr == nil {
+			arn = u.ARN
+		}
+		if err := a.authorize(ctx, "GetUser", arn); err != nil {
 			return nil, err
+		}
+		if lookupErr != nil {
+			return nil, lookupErr
 		}
 		out := wireUser(u, true)
 		return &sdk.GetUserOutput{User: &out}, nil
@@ -235,12 +248,16 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "GetGroup", a.entityARN(ctx, account, iam.KindGroup, in.GroupName)); err != nil {
+		g, members, lookupErr := a.Store.GetGroup(ctx, account, in.GroupName)
+		arn := iam.GroupARN(account, "/", in.GroupName)
+		if lookupErr == nil {
+			arn = g.ARN
+		}
+		if err := a.authorize(ctx, "GetGroup", arn); err != nil {
 			return nil, err
 		}
-		g, members, err := a.Store.GetGroup(ctx, account, in.GroupName)
-		if err != nil {
-			return nil, err
+		if lookupErr != nil {
+			return nil, lookupErr
 		}
 		page, truncated, marker, err := pageOf(members, in.Paging)
 		if err != nil {
