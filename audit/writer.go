@@ -23,23 +23,30 @@ import (
 const (
 	DefaultMaxFileSize = 64 << 20
 	DefaultMaxBatch    = 1024
-	queueSize          = 8192
+	// DefaultSyncInterval bounds the fsyncs to 20 a second under load.
+	DefaultSyncInterval = 50 * time.Millisecond
+	queueSize           = 8192
 )
 
 // Config configures a Writer.
 type Config struct {
 	Dir         string // DATA/audit; created 0700 when missing
 	MaxFileSize int64  // a file is closed and the next one started past this size
-	MaxBatch    int    // events written between two fsyncs, at most
-	Logger      *slog.Logger
+	MaxBatch    int    // events taken from the queue in one write, at most
+	// SyncInterval is the longest an event waits in the page cache before its fsync
+	// (group commit; default 50ms). Flush and Close sync at once.
+	SyncInterval time.Duration
+	Logger       *slog.Logger
 }
 
 // Writer appends events as JSON lines, one file per day and size step:
 //
 //	DIR/YYYYMMDD-NNNN.jsonl   events of that UTC day, NNNN counting up from 0001
 //
-// Events are queued by Record and written by one goroutine in batches, each batch followed by
-// an fsync; Flush waits until everything recorded before it is on disk. Record blocks when the
+// Events are queued by Record and written by one goroutine in batches; the file is fsync'd
+// at most every SyncInterval (group commit: one fsync covers every batch since the last, so a
+// busy registry does not stall on the disk per request); Flush waits until everything
+// recorded before it is on disk. Record blocks when the
 // queue is full rather than lose events. Files are created 0600.
 type Writer struct {
 	cfg   Config
@@ -74,6 +81,9 @@ func Open(cfg Config) (*Writer, error) {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = DefaultSyncInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -147,35 +157,56 @@ func (w *Writer) Close() error {
 
 func (w *Writer) run() {
 	defer w.wg.Done()
+	ticker := time.NewTicker(w.cfg.SyncInterval)
+	defer ticker.Stop()
 	var waiters []chan error
-	for it := range w.queue {
-		waiters = w.take(it, waiters)
-		// Gather what else is waiting into the same batch.
-	batch:
-		for n := 1; n < w.cfg.MaxBatch; n++ {
-			select {
-			case more, ok := <-w.queue:
-				if !ok {
+	dirty := false // written to the file since the last fsync
+	for {
+		select {
+		case it, ok := <-w.queue:
+			if !ok {
+				w.sync()
+				if w.f != nil {
+					if err := w.f.Close(); err != nil && w.lastErr == nil {
+						w.lastErr = err
+					}
+				}
+				return
+			}
+			waiters = w.take(it, waiters)
+			// Gather what else is waiting into the same batch.
+		batch:
+			for n := 1; n < w.cfg.MaxBatch; n++ {
+				select {
+				case more, ok := <-w.queue:
+					if !ok {
+						break batch // Close: the next receive ends the loop
+					}
+					waiters = w.take(more, waiters)
+				default:
 					break batch
 				}
-				waiters = w.take(more, waiters)
-			default:
-				break batch
 			}
-		}
-		w.sync()
-		for _, c := range waiters {
-			c <- w.lastErr
-		}
-		if len(waiters) > 0 {
-			w.lastErr = nil
-		}
-		waiters = waiters[:0]
-	}
-	w.sync()
-	if w.f != nil {
-		if err := w.f.Close(); err != nil && w.lastErr == nil {
-			w.lastErr = err
+			if w.buf != nil {
+				if err := w.buf.Flush(); err != nil { // to the page cache at once
+					w.fail(err)
+				}
+			}
+			dirty = true
+			if len(waiters) > 0 {
+				w.sync()
+				dirty = false
+				for _, c := range waiters {
+					c <- w.lastErr
+				}
+				w.lastErr = nil
+				waiters = waiters[:0]
+			}
+		case <-ticker.C:
+			if dirty {
+				w.sync()
+				dirty = false
+			}
 		}
 	}
 }
