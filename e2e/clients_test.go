@@ -18,6 +18,7 @@ type client struct {
 	bin  string
 	home string
 	dir  string
+	env  []string // extra environment, KEY=VALUE
 }
 
 func newClient(t *testing.T, name string) *client {
@@ -48,6 +49,7 @@ func (c *client) try(args ...string) (string, error) {
 		"XDG_CONFIG_HOME="+filepath.Join(c.home, ".config"),
 		"REGISTRY_AUTH_FILE="+filepath.Join(c.home, "auth.json"),
 	)
+	cmd.Env = append(cmd.Env, c.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

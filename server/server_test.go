@@ -315,7 +315,7 @@ func TestTLS(t *testing.T) {
 	if !strings.HasPrefix(s.URL(), "https://") {
 		t.Fatalf("URL = %s, want https", s.URL())
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	resp, err := client.Get(s.URL() + "/v2/")
 	if err != nil {
 		t.Fatal(err)
@@ -323,6 +323,9 @@ func TestTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /v2/ over TLS = %s", resp.Status)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Errorf("protocol %s, want HTTP/2 over TLS", resp.Proto)
 	}
 	if resp.TLS == nil || resp.TLS.Version < tls.VersionTLS12 {
 		t.Errorf("connection state %+v, want TLS 1.2 or later", resp.TLS)
