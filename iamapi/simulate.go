@@ -36,6 +36,10 @@ type simulationIn struct {
 	Paging
 }
 
+// callerSupplied is the SourcePolicyType of documents given in the request (PolicyInputList,
+// PermissionsBoundaryPolicyInputList): none, so the element is left out, as in IAM's answers.
+const callerSupplied iamtypes.PolicySourceType = ""
+
 // labelled is a compiled policy with the id and type the simulator reports for it.
 type labelled struct {
 	policy *policy.Policy
@@ -51,13 +55,41 @@ type simulation struct {
 	boundary *policy.Policy
 	resource *policy.Policy
 	types    map[string]iamtypes.PolicySourceType // by policy name (the SourcePolicyId)
+	docs     map[string]string                    // the documents' text, by policy name
 }
 
 func (s *simulation) add(p labelled) {
 	if s.types == nil {
-		s.types = map[string]iamtypes.PolicySourceType{}
+		s.types, s.docs = map[string]iamtypes.PolicySourceType{}, map[string]string{}
 	}
 	s.types[p.policy.Name] = p.typ
+	s.docs[p.policy.Name] = p.policy.Document()
+}
+
+// startPosition is where IAM's simulator says a statement starts: the column just inside its
+// opening brace (the aws CLI's documented example answers Column 38 for a statement whose "{"
+// is the 37th character). Positions already past the brace are kept as they are.
+func startPosition(doc string, p policy.Position) *iamtypes.Position {
+	line, col := p.Line, p.Column
+	if l := lineOf(doc, line); col >= 1 && col <= len(l) && l[col-1] == '{' {
+		col++
+	}
+	return &iamtypes.Position{Line: int32(line), Column: int32(col)}
+}
+
+// lineOf returns the n-th line (1-based) of doc.
+func lineOf(doc string, n int) string {
+	for i := 1; i < n; i++ {
+		nl := strings.IndexByte(doc, '\n')
+		if nl < 0 {
+			return ""
+		}
+		doc = doc[nl+1:]
+	}
+	if nl := strings.IndexByte(doc, '\n'); nl >= 0 {
+		return doc[:nl]
+	}
+	return doc
 }
 
 func (a *api) registerSimulator(e *awsproto.Endpoint) {
@@ -75,7 +107,7 @@ func (a *api) registerSimulator(e *awsproto.Endpoint) {
 				return nil, err
 			}
 			sim.identity = append(sim.identity, p)
-			sim.add(labelled{p, iamtypes.PolicySourceTypeNone})
+			sim.add(labelled{p, callerSupplied})
 		}
 		results, truncated, marker, err := a.simulate(ctx, sim, in, "")
 		if err != nil {
@@ -103,7 +135,7 @@ func (a *api) registerSimulator(e *awsproto.Endpoint) {
 				return nil, err
 			}
 			sim.identity = append(sim.identity, p)
-			sim.add(labelled{p, iamtypes.PolicySourceTypeNone})
+			sim.add(labelled{p, callerSupplied})
 		}
 		results, truncated, marker, err := a.simulate(ctx, sim, in, defaultCaller)
 		if err != nil {
@@ -278,7 +310,7 @@ func (a *api) prepare(ctx context.Context, sim *simulation, in *simulationIn, de
 			return iam.InvalidInput("Only one permissions boundary policy may be simulated.")
 		}
 		sim.boundary = p
-		sim.add(labelled{p, iamtypes.PolicySourceTypeNone})
+		sim.add(labelled{p, callerSupplied})
 	}
 	callerARN := str(in.CallerArn)
 	if callerARN == "" {
@@ -410,7 +442,7 @@ func (s *simulation) result(req *policy.Request, set *policy.PolicySet) iamtypes
 		}
 		matched = append(matched, iamtypes.Statement{SourcePolicyId: aws.String(m.PolicyName),
 			SourcePolicyType: s.types[m.PolicyName],
-			StartPosition:    &iamtypes.Position{Line: int32(m.Start.Line), Column: int32(m.Start.Column)},
+			StartPosition:    startPosition(s.docs[m.PolicyName], m.Start),
 			EndPosition:      &iamtypes.Position{Line: int32(m.End.Line), Column: int32(m.End.Column)}})
 	}
 	missing := out.MissingContextValues

@@ -282,3 +282,21 @@ func TestContextKeys(t *testing.T) {
 		t.Fatalf("principal context keys %v", p.ContextKeyNames)
 	}
 }
+
+// The example of the aws CLI's own documentation for simulate-custom-policy, answer for answer.
+func TestSimulatorMatchesTheCLIDocumentationExample(t *testing.T) {
+	w := newWorld(t)
+	doc := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"dynamodb:*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2018-08-16T12:00:00Z"}}}}`
+	out := must[*sdk.SimulateCustomPolicyOutput](t)(w.root.SimulateCustomPolicy(context.Background(), &sdk.SimulateCustomPolicyInput{
+		PolicyInputList: []string{doc}, ActionNames: []string{"dynamodb:CreateBackup"},
+		ContextEntries: []iamtypes.ContextEntry{{ContextKeyName: aws.String("aws:CurrentTime"), ContextKeyValues: []string{"2019-04-25T11:00:00Z"}, ContextKeyType: iamtypes.ContextKeyTypeEnumDate}}}))
+	r := out.EvaluationResults[0]
+	if r.EvalDecision != "allowed" || *r.EvalResourceName != "*" || len(r.MatchedStatements) != 1 || len(r.MissingContextValues) != 0 {
+		t.Fatalf("result %+v", r)
+	}
+	m := r.MatchedStatements[0]
+	if *m.SourcePolicyId != "PolicyInputList.1" || m.SourcePolicyType != "" || *m.StartPosition != (iamtypes.Position{Line: 1, Column: 38}) ||
+		*m.EndPosition != (iamtypes.Position{Line: 1, Column: 167}) {
+		t.Fatalf("matched %s %q %+v %+v", *m.SourcePolicyId, m.SourcePolicyType, *m.StartPosition, *m.EndPosition)
+	}
+}
