@@ -182,6 +182,36 @@ func TestLimits(t *testing.T) {
 	_, err = c.CreatePolicyVersion(ctx, &sdk.CreatePolicyVersionInput{PolicyArn: aws.String(arns[0]), PolicyDocument: aws.String(readOnlyECR)})
 	wantCode(t, err, "LimitExceeded")
 
+	vs := must[*sdk.ListPolicyVersionsOutput](t)(c.ListPolicyVersions(ctx, &sdk.ListPolicyVersionsInput{PolicyArn: aws.String(arns[0])}))
+	if len(vs.Versions) != 5 {
+		t.Fatalf("%d versions after the refused sixth", len(vs.Versions))
+	}
+
+	// Ten groups per user.
+	for i := range 11 {
+		must[*sdk.CreateGroupOutput](t)(c.CreateGroup(ctx, &sdk.CreateGroupInput{GroupName: aws.String(fmt.Sprintf("g%d", i))}))
+	}
+	for i := range 10 {
+		must[*sdk.AddUserToGroupOutput](t)(c.AddUserToGroup(ctx, &sdk.AddUserToGroupInput{GroupName: aws.String(fmt.Sprintf("g%d", i)), UserName: aws.String("alice")}))
+	}
+	_, err = c.AddUserToGroup(ctx, &sdk.AddUserToGroupInput{GroupName: aws.String("g10"), UserName: aws.String("alice")})
+	wantCode(t, err, "LimitExceeded")
+
+	// Ten managed policies per role and per group, as per user.
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + w.acct + `"},"Action":"sts:AssumeRole"}]}`
+	must[*sdk.CreateRoleOutput](t)(c.CreateRole(ctx, &sdk.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(trust)}))
+	for _, arn := range arns[:10] {
+		must[*sdk.AttachRolePolicyOutput](t)(c.AttachRolePolicy(ctx, &sdk.AttachRolePolicyInput{RoleName: aws.String("r"), PolicyArn: aws.String(arn)}))
+		must[*sdk.AttachGroupPolicyOutput](t)(c.AttachGroupPolicy(ctx, &sdk.AttachGroupPolicyInput{GroupName: aws.String("g0"), PolicyArn: aws.String(arn)}))
+	}
+	_, err = c.AttachRolePolicy(ctx, &sdk.AttachRolePolicyInput{RoleName: aws.String("r"), PolicyArn: aws.String(arns[10])})
+	wantCode(t, err, "LimitExceeded")
+	_, err = c.AttachGroupPolicy(ctx, &sdk.AttachGroupPolicyInput{GroupName: aws.String("g0"), PolicyArn: aws.String(arns[10])})
+	wantCode(t, err, "LimitExceeded")
+	// A policy still attached somewhere cannot be deleted.
+	_, err = c.DeletePolicy(ctx, &sdk.DeletePolicyInput{PolicyArn: aws.String(arns[1])})
+	wantCode(t, err, "DeleteConflict")
+
 	// Inline policies of a user share 2048 characters.
 	big := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:GetAuthorizationToken","Resource":"*","Sid":"` + strings.Repeat("a", 2000) + `"}]}`
 	_, err = c.PutUserPolicy(ctx, &sdk.PutUserPolicyInput{UserName: aws.String("alice"), PolicyName: aws.String("big"), PolicyDocument: aws.String(big)})
