@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/base64"
 	"math"
 	"net/netip"
@@ -165,9 +164,9 @@ func compileCondValue(op operator, raw string, kind byte, vars bool) (condValue,
 
 // eval decides the condition against the request context.
 func (c *condition) eval(ctx *Context) bool {
-	e := ctx.lookup(c.lkey, c.hash)
+	vals, _ := ctx.lookup(c.lkey, c.hash)
 	if c.op.fam == famNull {
-		absent := e == nil || len(e.values) == 0
+		absent := len(vals) == 0
 		for i := range c.values {
 			if c.values[i].ok && c.values[i].null == absent {
 				return true
@@ -175,14 +174,14 @@ func (c *condition) eval(ctx *Context) bool {
 		}
 		return false
 	}
-	empty := e == nil || len(e.values) == 0
+	empty := len(vals) == 0
 	switch c.qual {
 	case qualForAll:
 		if empty {
 			return true
 		}
-		for i := range e.values {
-			m := c.matchAny(&e.values[i], ctx)
+		for i := range vals {
+			m := c.matchAny(&vals[i], ctx)
 			if c.op.negated {
 				m = !m
 			}
@@ -195,8 +194,8 @@ func (c *condition) eval(ctx *Context) bool {
 		if empty {
 			return c.ifExists
 		}
-		for i := range e.values {
-			m := c.matchAny(&e.values[i], ctx)
+		for i := range vals {
+			m := c.matchAny(&vals[i], ctx)
 			if c.op.negated {
 				m = !m
 			}
@@ -209,8 +208,8 @@ func (c *condition) eval(ctx *Context) bool {
 	if empty {
 		return c.ifExists || c.op.negated
 	}
-	for i := range e.values {
-		if c.matchAny(&e.values[i], ctx) {
+	for i := range vals {
+		if c.matchAny(&vals[i], ctx) {
 			return !c.op.negated
 		}
 	}
@@ -248,17 +247,17 @@ func (c *condition) matchOne(pv *condValue, v *ctxValue, ctx *Context) bool {
 		m, _ := pv.arn.match(v.s, ctx)
 		return m
 	case famNumeric:
-		return v.numOK && ordered(c.op.cmp, cmpFloat(v.num, pv.num))
+		return v.has&hasNum != 0 && ordered(c.op.cmp, cmpFloat(v.num, pv.num))
 	case famDate:
-		if !v.tOK {
+		if v.has&hasDate == 0 {
 			return false
 		}
-		return ordered(c.op.cmp, v.t.Compare(pv.t))
+		return ordered(c.op.cmp, v.compareDate(pv.t))
 	case famIP:
 		return v.ip.IsValid() && pv.ip.Contains(v.ip)
 	case famBinary:
-		if v.binOK {
-			return bytes.Equal(v.bin, pv.bin)
+		if v.has&hasBin != 0 {
+			return v.bin == string(pv.bin)
 		}
 		return v.s == pv.raw
 	}

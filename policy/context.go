@@ -1,12 +1,15 @@
 package policy
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ValueType is the type of a request-context value, as in SimulateCustomPolicy's ContextKeyType.
@@ -42,91 +45,205 @@ func ParseValueType(name string) (ValueType, error) {
 	return 0, fmt.Errorf("policy: unknown context key type %q", name)
 }
 
-// ctxValue is one context value with every typed reading prepared up front, so
-// conditions compare without parsing or allocating.
+// ctxValue is one context value with its typed readings prepared when it is set, so
+// conditions compare without parsing or allocating. A value is read as its declared type
+// and, since condition operators may read any key as their own type (NumericLessThan on a
+// principal tag), as a number, a date and an IP address where it can be one; the cheap
+// checks in mayBe* skip the parsers for strings that cannot be.
 type ctxValue struct {
-	s     string
-	num   float64
-	numOK bool
-	t     time.Time
-	tOK   bool
-	ip    netip.Addr
-	bin   []byte
-	binOK bool
+	s    string
+	num  float64 // the number, when has&hasNum
+	sec  int64   // the date as Unix seconds and nanoseconds, when has&hasDate
+	nsec int32
+	has  uint8
+	ip   netip.Addr // the address, when valid
+	bin  string     // the decoded bytes of a binary value, when has&hasBin
+}
+
+// Readings a ctxValue has.
+const (
+	hasNum uint8 = 1 << iota
+	hasDate
+	hasBin
+)
+
+func (v *ctxValue) setDate(t time.Time) {
+	v.sec, v.nsec, v.has = t.Unix(), int32(t.Nanosecond()), v.has|hasDate
+}
+
+// compareDate orders the value's date against t; the value must have one.
+func (v *ctxValue) compareDate(t time.Time) int {
+	if c := cmp.Compare(v.sec, t.Unix()); c != 0 {
+		return c
+	}
+	return cmp.Compare(v.nsec, int32(t.Nanosecond()))
 }
 
 type ctxEntry struct {
-	hash   uint64 // foldHash(name)
-	lname  string // lower-cased name
-	name   string
+	hash   uint64 // foldHash of the key
+	key    string // the key as set; lower-cased when it is not ASCII (folded)
+	folded bool
 	typ    ValueType
-	values []ctxValue
+	first  int32 // the values are Context.values[first : first+n]
+	n      int32
 }
 
+// is reports whether the entry is for an already lower-cased key with hash foldHash(key).
+func (e *ctxEntry) is(lowerKey string, hash uint64) bool {
+	if e.hash != hash {
+		return false
+	}
+	if e.folded {
+		return e.key == lowerKey
+	}
+	return asciiLowerEqual(e.key, lowerKey)
+}
+
+// hashSlot is one entry of a large context's index, sorted by hash.
+type hashSlot struct {
+	hash uint64
+	i    int32
+}
+
+// indexFrom is the size above which lookups use the sorted index instead of a scan.
+const indexFrom = 32
+
 // Context is the request context: condition keys (case-insensitive) with typed values.
-// Build it once per request; lookups do not allocate. The zero value is empty.
+// Lookups do not allocate, and a context is safe for concurrent readers once built.
+//
+// Contexts that share keys (a caller's, for each of its requests) are cheap to build as
+// layers: set the shared keys once in a base context, then per request take
+// base.Layer() and set only the request's keys. Reset empties a context for reuse.
+// The zero value is empty.
 type Context struct {
+	base    *Context // keys not set in this context are looked up in base
 	entries []ctxEntry
-	index   map[string]int // lower-cased key -> entries index
+	values  []ctxValue
+	index   []hashSlot // by hash, kept once there are more than indexFrom entries
 }
 
 // NewContext returns an empty context.
 func NewContext() *Context { return &Context{} }
 
+// layerRoom is how many keys and values a layer holds before it allocates again: the
+// request keys of a registry or API request.
+const layerRoom = 12
+
+// layer is a Context with room for its first keys, in one allocation.
+type layer struct {
+	Context
+	entries [layerRoom]ctxEntry
+	values  [layerRoom]ctxValue
+}
+
+// Layer returns an empty context on top of c: it holds every key of c, and a key set in
+// the layer hides the same key of c. c must not change while its layers are in use; any
+// number of layers, in any number of goroutines, may share it. A layer with up to 12
+// single-valued keys costs one allocation.
+func (c *Context) Layer() *Context {
+	l := &layer{}
+	l.Context = Context{base: c, entries: l.entries[:0], values: l.values[:0]}
+	return &l.Context
+}
+
+// Reset removes every key set in c (the keys of the context it is a layer on remain),
+// keeping the storage for reuse.
+func (c *Context) Reset() {
+	clear(c.values) // drop references to the old strings
+	c.entries, c.values, c.index = c.entries[:0], c.values[:0], c.index[:0]
+}
+
 // Set adds or replaces key with values of type typ. A list type with no values is a key
 // that is present with an empty set of values.
 func (c *Context) Set(key string, typ ValueType, values ...string) error {
-	e := ctxEntry{hash: foldHash(key), lname: strings.ToLower(key), name: key, typ: typ, values: make([]ctxValue, 0, len(values))}
+	first := len(c.values)
 	for _, raw := range values {
-		v := ctxValue{s: raw}
-		switch typ {
-		case TypeIP, TypeIPList:
-			a, err := netip.ParseAddr(raw)
-			if err != nil {
-				return fmt.Errorf("policy: context key %s: %q is not an IP address", key, raw)
-			}
-			v.ip = a
-		case TypeBinary, TypeBinaryList:
-			b, err := base64.StdEncoding.DecodeString(raw)
-			if err != nil {
-				return fmt.Errorf("policy: context key %s: %q is not base64", key, raw)
-			}
-			v.bin, v.binOK = b, true
-		case TypeBool, TypeBoolList:
-			if !strings.EqualFold(raw, "true") && !strings.EqualFold(raw, "false") {
-				return fmt.Errorf("policy: context key %s: %q is not a boolean", key, raw)
-			}
-		case TypeNumeric, TypeNumericList:
-			if _, err := strconv.ParseFloat(raw, 64); err != nil {
-				return fmt.Errorf("policy: context key %s: %q is not numeric", key, raw)
-			}
-		case TypeDate, TypeDateList:
-			if _, ok := parseDate(raw); !ok {
-				return fmt.Errorf("policy: context key %s: %q is not a date", key, raw)
-			}
+		v, err := newCtxValue(key, typ, raw)
+		if err != nil {
+			clear(c.values[first:])
+			c.values = c.values[:first]
+			return err
 		}
-		if f, err := strconv.ParseFloat(raw, 64); err == nil {
-			v.num, v.numOK = f, true
-		}
-		v.t, v.tOK = parseDate(raw)
-		if !v.ip.IsValid() {
-			if a, err := netip.ParseAddr(raw); err == nil {
-				v.ip = a
-			}
-		}
-		e.values = append(e.values, v)
+		c.values = append(c.values, v)
 	}
-	lk := strings.ToLower(key)
-	if c.index == nil {
-		c.index = make(map[string]int)
+	hash, ascii, upper := scanKey(key)
+	e := ctxEntry{hash: hash, key: key, typ: typ, first: int32(first), n: int32(len(values))}
+	if !ascii {
+		e.key, e.folded = strings.ToLower(key), true
 	}
-	if i, ok := c.index[lk]; ok {
-		c.entries[i] = e
+	lower := e.key
+	if ascii && upper {
+		lower = "" // compared by asciiEqualFold below
+	}
+	if i := c.own(lower, e.key, e.hash); i >= 0 {
+		c.entries[i] = e // the old values stay behind, unreferenced, until Reset
 		return nil
 	}
-	c.index[lk] = len(c.entries)
 	c.entries = append(c.entries, e)
+	if len(c.entries) > indexFrom {
+		if len(c.index) < len(c.entries)-1 {
+			c.index = c.index[:0]
+			for i := range c.entries[:len(c.entries)-1] {
+				c.index = append(c.index, hashSlot{c.entries[i].hash, int32(i)})
+			}
+			slices.SortFunc(c.index, func(a, b hashSlot) int { return cmp.Compare(a.hash, b.hash) })
+		}
+		at := c.firstSlot(e.hash)
+		c.index = slices.Insert(c.index, at, hashSlot{e.hash, int32(len(c.entries) - 1)})
+	}
 	return nil
+}
+
+// newCtxValue checks raw against the declared type and prepares its typed readings.
+func newCtxValue(key string, typ ValueType, raw string) (ctxValue, error) {
+	v := ctxValue{s: raw}
+	switch typ {
+	case TypeIP, TypeIPList:
+		a, err := netip.ParseAddr(raw)
+		if err != nil {
+			return v, fmt.Errorf("policy: context key %s: %q is not an IP address", key, raw)
+		}
+		v.ip = a
+	case TypeBinary, TypeBinaryList:
+		b, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil {
+			return v, fmt.Errorf("policy: context key %s: %q is not base64", key, raw)
+		}
+		v.bin, v.has = string(b), hasBin
+	case TypeBool, TypeBoolList:
+		if !strings.EqualFold(raw, "true") && !strings.EqualFold(raw, "false") {
+			return v, fmt.Errorf("policy: context key %s: %q is not a boolean", key, raw)
+		}
+		return v, nil // "true" and "false" are no number, date or address
+	case TypeNumeric, TypeNumericList:
+		f, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return v, fmt.Errorf("policy: context key %s: %q is not numeric", key, raw)
+		}
+		v.num, v.has = f, hasNum
+	case TypeDate, TypeDateList:
+		t, ok := parseDate(raw)
+		if !ok {
+			return v, fmt.Errorf("policy: context key %s: %q is not a date", key, raw)
+		}
+		v.setDate(t)
+	}
+	if v.has&hasNum == 0 && mayBeFloat(raw) {
+		if f, err := strconv.ParseFloat(raw, 64); err == nil {
+			v.num, v.has = f, v.has|hasNum
+		}
+	}
+	if v.has&hasDate == 0 && mayBeDate(raw) {
+		if t, ok := parseDate(raw); ok {
+			v.setDate(t)
+		}
+	}
+	if !v.ip.IsValid() && mayBeIP(raw) {
+		if a, err := netip.ParseAddr(raw); err == nil {
+			v.ip = a
+		}
+	}
+	return v, nil
 }
 
 // MustSet is Set for values known to be well-formed; it panics on a malformed value.
@@ -139,44 +256,139 @@ func (c *Context) MustSet(key string, typ ValueType, values ...string) *Context 
 
 // Lookup returns the raw values of key (any case) and whether the key is present.
 func (c *Context) Lookup(key string) ([]string, bool) {
-	e := c.lookup(strings.ToLower(key), foldHash(key))
-	if e == nil {
+	vals, ok := c.lookup(strings.ToLower(key), foldHash(key))
+	if !ok {
 		return nil, false
 	}
-	out := make([]string, len(e.values))
-	for i, v := range e.values {
+	out := make([]string, len(vals))
+	for i, v := range vals {
 		out[i] = v.s
 	}
 	return out, true
 }
 
-// lookup takes an already lower-cased key and its foldHash. Small contexts are scanned
-// by hash, which is faster than hashing the key again for a map.
-func (c *Context) lookup(lowerKey string, hash uint64) *ctxEntry {
-	if c == nil || c.index == nil {
-		return nil
+// own returns the index of this context's entry for a key, or -1. lowerKey is the key
+// lower-cased, or "" when only key (an ASCII key in any case) is at hand.
+func (c *Context) own(lowerKey, key string, hash uint64) int {
+	match := func(e *ctxEntry) bool {
+		if lowerKey != "" {
+			return e.is(lowerKey, hash)
+		}
+		return e.hash == hash && !e.folded && asciiEqualFold(e.key, key)
 	}
-	if len(c.entries) <= 32 {
+	if len(c.entries) <= indexFrom {
 		for i := range c.entries {
-			if e := &c.entries[i]; e.hash == hash && e.lname == lowerKey {
-				return e
+			if c.entries[i].hash == hash && match(&c.entries[i]) {
+				return i
 			}
 		}
-		return nil
+		return -1
 	}
-	if i, ok := c.index[lowerKey]; ok {
-		return &c.entries[i]
+	for at := c.firstSlot(hash); at < len(c.index) && c.index[at].hash == hash; at++ {
+		if i := int(c.index[at].i); match(&c.entries[i]) {
+			return i
+		}
 	}
-	return nil
+	return -1
+}
+
+// firstSlot is the position of the first index slot with hash, or where it would go.
+func (c *Context) firstSlot(hash uint64) int {
+	at, _ := slices.BinarySearchFunc(c.index, hash, func(s hashSlot, h uint64) int { return cmp.Compare(s.hash, h) })
+	return at
+}
+
+// find returns the entry for an already lower-cased key and its foldHash, in c or the
+// contexts under it, and the context that holds it.
+func (c *Context) find(lowerKey string, hash uint64) (*Context, *ctxEntry) {
+	for ; c != nil; c = c.base {
+		if len(c.entries) <= indexFrom {
+			for i := range c.entries {
+				if e := &c.entries[i]; e.hash == hash && e.is(lowerKey, hash) {
+					return c, e
+				}
+			}
+			continue
+		}
+		for at := c.firstSlot(hash); at < len(c.index) && c.index[at].hash == hash; at++ {
+			if e := &c.entries[c.index[at].i]; e.is(lowerKey, hash) {
+				return c, e
+			}
+		}
+	}
+	return nil, nil
+}
+
+// lookup takes an already lower-cased key and its foldHash and returns the key's values.
+func (c *Context) lookup(lowerKey string, hash uint64) ([]ctxValue, bool) {
+	in, e := c.find(lowerKey, hash)
+	if e == nil {
+		return nil, false
+	}
+	return in.values[e.first : e.first+e.n : e.first+e.n], true
 }
 
 // single is the value of a policy variable: only a key with exactly one value resolves.
 func (c *Context) single(lowerKey string, hash uint64) (string, bool) {
-	e := c.lookup(lowerKey, hash)
-	if e == nil || len(e.values) != 1 || isListType(e.typ) {
+	in, e := c.find(lowerKey, hash)
+	if e == nil || e.n != 1 || isListType(e.typ) {
 		return "", false
 	}
-	return e.values[0].s, true
+	return in.values[e.first].s, true
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII strings.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLowerEqual reports whether strings.ToLower(name) == lower for an ASCII name.
+func asciiLowerEqual(name, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// scanKey is foldHash(key) and whether key is ASCII and has upper-case letters, in one pass.
+func scanKey(key string) (hash uint64, ascii, upper bool) {
+	hash, ascii = 14695981039346656037, true
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+			upper = true
+		} else if c >= utf8.RuneSelf {
+			ascii = false
+		}
+		hash ^= uint64(c)
+		hash *= 1099511628211
+	}
+	return hash, ascii, upper
 }
 
 func isListType(t ValueType) bool {
@@ -199,6 +411,8 @@ var dateLayouts = []string{
 }
 
 // parseDate reads W3C ISO 8601 dates and epoch seconds, as AWS's Date operators do.
+// The layout the string's shape suggests is tried first: a successful parse does not
+// allocate, and every layout that accepts a string reads the same instant from it.
 func parseDate(s string) (time.Time, bool) {
 	if s == "" {
 		return time.Time{}, false
@@ -213,12 +427,108 @@ func parseDate(s string) (time.Time, bool) {
 	if strings.ContainsAny(s, "tz") {
 		s = strings.ToUpper(s)
 	}
+	likely := time.RFC3339Nano
+	switch len(s) {
+	case len("2006-01"):
+		likely = "2006-01"
+	case len("2006-01-02"):
+		likely = "2006-01-02"
+	case len("2006-01-02T15"):
+		likely = "2006-01-02T15"
+	case len("2006-01-02T15:04"):
+		likely = "2006-01-02T15:04"
+	}
+	if t, err := time.Parse(likely, s); err == nil {
+		return t, true
+	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// mayBeDate is false for strings parseDate cannot read: neither all digits nor
+// starting with a four-digit year and '-'.
+func mayBeDate(s string) bool {
+	return isDigits(s) || (len(s) >= len("2006-01") && isDigits(s[:4]) && s[4] == '-')
+}
+
+// mayBeFloat is false for strings strconv.ParseFloat cannot read: it checks the
+// characters and their order loosely (sign, then digits with one '.', an exponent, or a
+// hexadecimal mantissa after 0x; or inf, infinity, nan).
+func mayBeFloat(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	if c := s[0] | 0x20; c == 'i' || c == 'n' {
+		return strings.EqualFold(s, "inf") || strings.EqualFold(s, "infinity") || strings.EqualFold(s, "nan")
+	}
+	hex := len(s) > 1 && s[0] == '0' && s[1]|0x20 == 'x'
+	if hex {
+		s = s[2:]
+	} else if s[0] != '.' && (s[0] < '0' || s[0] > '9') {
+		return false
+	}
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		lc := c | 0x20
+		switch {
+		case '0' <= c && c <= '9', c == '_':
+		case c == '.':
+			if dots++; dots > 1 {
+				return false
+			}
+		case c == '+' || c == '-':
+			if i == 0 || (s[i-1]|0x20 != 'e' && s[i-1]|0x20 != 'p') {
+				return false
+			}
+		case hex && ('a' <= lc && lc <= 'f' || lc == 'p'):
+		case !hex && lc == 'e':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// mayBeIP is false for strings netip.ParseAddr cannot read: an IPv4 address is digits
+// and three dots; an IPv6 address is hexadecimal digits, colons and dots, then an
+// optional zone after '%'.
+func mayBeIP(s string) bool {
+	sep := 0
+	for sep < len(s) && s[sep] != '.' && s[sep] != ':' {
+		sep++
+	}
+	if sep == len(s) {
+		return false
+	}
+	if s[sep] == '.' {
+		dots := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] == '.' {
+				dots++
+			} else if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return dots == 3
+	}
+	if zone := strings.IndexByte(s, '%'); zone >= 0 {
+		s = s[:zone]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if lc := c | 0x20; !('0' <= c && c <= '9' || 'a' <= lc && lc <= 'f' || c == ':' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigits(s string) bool {

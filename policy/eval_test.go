@@ -329,19 +329,38 @@ func TestTrustPolicies(t *testing.T) {
 	}
 }
 
+// Every policy type's sentence, implicit and explicit, in AWS's wording
+// (../shared/reference/iam-ecr-semantics.md, "Access-denied message format").
 func TestDeniedMessages(t *testing.T) {
 	allowAll := mustParse(t, KindManaged, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*","Resource":"*"}}`)
+	denyAll := mustParse(t, KindManaged, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ecr:*","Resource":"*"}}`)
 	denyRepo := mustParse(t, KindRepository, `{"Version":"2012-10-17","Statement":{"Sid":"NoPull","Effect":"Deny","Principal":"*","Action":"ecr:BatchGetImage"}}`)
 	s3Only := mustParse(t, KindBoundary, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`)
+	boundaryDeny := mustParse(t, KindBoundary, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"ecr:BatchGetImage","Resource":"*"}]}`)
+	sessionS3 := mustParse(t, KindSession, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`)
+	sessionDeny := mustParse(t, KindSession, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ecr:*","Resource":"*"}}`)
+	scpS3 := mustParse(t, KindSCP, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}`)
+	scpDeny := mustParse(t, KindSCP, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ecr:*","Resource":"*"}}`)
+	rcpS3 := mustParse(t, KindRCP, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}`)
+	rcpDeny := mustParse(t, KindRCP, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"ecr:*","Resource":"*"}}`)
 	const prefix = "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: ecr:BatchGetImage on resource: arn:aws:ecr:us-east-1:111122223333:repository/team/app "
+	allowed := []*Policy{allowAll}
 	cases := []struct {
 		set  PolicySet
 		want string
 	}{
 		{PolicySet{}, prefix + "because no identity-based policy allows the ecr:BatchGetImage action"},
-		{PolicySet{Identity: []*Policy{allowAll}, Resource: denyRepo}, prefix + "with an explicit deny in a resource-based policy"},
-		{PolicySet{Identity: []*Policy{allowAll}, Boundary: s3Only}, prefix + "because no permissions boundary policy allows the ecr:BatchGetImage action"},
-		{PolicySet{Identity: []*Policy{allowAll}}, ""},
+		{PolicySet{Identity: []*Policy{allowAll, denyAll}}, prefix + "with an explicit deny in an identity-based policy"},
+		{PolicySet{Identity: allowed, Resource: denyRepo}, prefix + "with an explicit deny in a resource-based policy"},
+		{PolicySet{Identity: allowed, Boundary: s3Only}, prefix + "because no permissions boundary allows the ecr:BatchGetImage action"},
+		{PolicySet{Identity: allowed, Boundary: boundaryDeny}, prefix + "with an explicit deny in a permissions boundary"},
+		{PolicySet{Identity: allowed, Session: []*Policy{sessionS3}}, prefix + "because no session policy allows the ecr:BatchGetImage action"},
+		{PolicySet{Identity: allowed, Session: []*Policy{sessionDeny}}, prefix + "with an explicit deny in a session policy"},
+		{PolicySet{Identity: allowed, SCP: [][]*Policy{{scpS3}}}, prefix + "because no service control policy allows the ecr:BatchGetImage action"},
+		{PolicySet{Identity: allowed, SCP: [][]*Policy{{scpDeny}}}, prefix + "with an explicit deny in a service control policy"},
+		{PolicySet{Identity: allowed, RCP: [][]*Policy{{rcpS3}}}, prefix + "because no resource control policy allows the ecr:BatchGetImage action"},
+		{PolicySet{Identity: allowed, RCP: [][]*Policy{{rcpDeny}}}, prefix + "with an explicit deny in a resource control policy"},
+		{PolicySet{Identity: allowed}, ""},
 	}
 	for i, c := range cases {
 		req := alice(nil)

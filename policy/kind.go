@@ -4,7 +4,8 @@ import "fmt"
 
 // Kind says where a policy document is attached; it decides which elements are
 // required or forbidden, the size limit, and how the evaluator uses the policy.
-// The numeric values are stable (the iam package converts its kinds by value).
+// The numeric values are stable (the iam package converts its kinds by value); new kinds
+// are added at the end.
 type Kind uint8
 
 const (
@@ -19,12 +20,18 @@ const (
 	KindRegistry                    // ECR registry policy
 	KindSCP                         // Organizations service control policy
 	KindRCP                         // Organizations resource control policy
+	// KindAWSManaged is a managed policy published by AWS (arn:aws:iam::aws:policy/...),
+	// used as an identity policy, a permissions boundary or a session policy. Its grammar is
+	// KindManaged's, but it has no size limit: AWS's own documents (ReadOnlyAccess) are
+	// larger than customers may write.
+	KindAWSManaged
 )
 
 var kindNames = map[Kind]string{
 	KindManaged: "managed", KindInlineUser: "inline-user", KindInlineGroup: "inline-group",
 	KindInlineRole: "inline-role", KindTrust: "trust", KindBoundary: "boundary", KindSession: "session",
 	KindRepository: "repository", KindRegistry: "registry", KindSCP: "scp", KindRCP: "rcp",
+	KindAWSManaged: "aws-managed",
 }
 
 func (k Kind) String() string {
@@ -34,7 +41,8 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// SizeLimit is AWS's maximum policy size in characters for this kind.
+// SizeLimit is AWS's maximum policy size in characters for this kind; 0 means no limit
+// (KindAWSManaged) or an unknown kind.
 func (k Kind) SizeLimit() int {
 	switch k {
 	case KindManaged, KindBoundary:
@@ -58,6 +66,9 @@ func (k Kind) CountsWhitespace() bool {
 	}
 	return false
 }
+
+// known reports whether k is one of the kinds above.
+func (k Kind) known() bool { return k >= KindManaged && k <= KindAWSManaged }
 
 // resourceBased reports whether statements name a Principal (resource and trust policies).
 func (k Kind) resourceBased() bool {

@@ -21,8 +21,16 @@ func DeniedMessage(req *Request, d Decision) string {
 	if source == SourceNone {
 		source = SourceIdentity
 	}
-	if d.Outcome == ExplicitDeny {
-		return msg + " with an explicit deny in a " + source.Phrase() + " policy"
+	noun := source.Phrase() + " policy"
+	if source == SourceBoundary {
+		noun = source.Phrase() // AWS says "permissions boundary", not "permissions boundary policy"
 	}
-	return msg + " because no " + source.Phrase() + " policy allows the " + req.Action + " action"
+	if d.Outcome == ExplicitDeny {
+		article := "a "
+		if source == SourceIdentity {
+			article = "an "
+		}
+		return msg + " with an explicit deny in " + article + noun
+	}
+	return msg + " because no " + noun + " allows the " + req.Action + " action"
 }

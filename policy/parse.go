@@ -175,13 +175,16 @@ func Size(doc []byte, kind Kind) int {
 }
 
 // Parse validates doc as a policy of the given kind and compiles it. Errors are a
-// *MalformedError (AWS's MalformedPolicyDocument text) or a *SizeError.
+// *MalformedError (AWS's MalformedPolicyDocument text) or a *SizeError. Documents of
+// KindAWSManaged are not size-checked.
 func Parse(doc []byte, kind Kind) (*Policy, error) {
-	if kind.SizeLimit() == 0 {
+	if !kind.known() {
 		return nil, malformed("Syntax errors in policy.")
 	}
-	if size := Size(doc, kind); size > kind.SizeLimit() {
-		return nil, &SizeError{Kind: kind, Limit: kind.SizeLimit(), Size: size}
+	if limit := kind.SizeLimit(); limit > 0 {
+		if size := Size(doc, kind); size > limit {
+			return nil, &SizeError{Kind: kind, Limit: limit, Size: size}
+		}
 	}
 	if !utf8.Valid(doc) {
 		return nil, malformed("Syntax errors in policy.")
