@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-registry/coffer/iam/iamsql"
 	"github.com/coffer-registry/coffer/iamapi"
 	"github.com/coffer-registry/coffer/policy"
+	"github.com/coffer-registry/coffer/stsapi"
 )
 
 // world is a running IAM endpoint over loopback: a real SQLite identity store, the real SigV4
@@ -59,21 +60,24 @@ func newWorld(t testing.TB) *world {
 	w.store, w.acct, w.rootKey = s, res.Account.ID, res.RootKey
 	authn := auth.NewAPIAuthenticator(auth.APIConfig{Store: s, Now: w.now})
 	t.Cleanup(func() { authn.Close() })
-	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Authenticate: authn.Authenticate})
-	iamapi.Register(e, iamapi.Deps{Store: s, Authorizer: authz.New(authz.Config{Identities: s, Region: "us-east-1", Now: w.now}), Region: "us-east-1", Now: w.now})
+	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Authenticate: authn.Authenticate, Client: awsproto.ClientInfo{Now: w.now}})
+	authorizer := authz.New(authz.Config{Identities: s, Region: "us-east-1", Now: w.now})
+	iamapi.Register(e, iamapi.Deps{Store: s, Authorizer: authorizer, Region: "us-east-1", Now: w.now})
+	// STS beside IAM, as the server wires it, for the MFA-protected flows.
+	stsapi.Register(e, stsapi.Deps{Identities: s, Authorizer: authorizer})
 	w.srv = httptest.NewServer(e)
 	t.Cleanup(w.srv.Close)
 	w.root = w.client(res.RootKey.ID, res.RootKey.Secret)
 	return w
 }
 
-func (w *world) config(id, secret string) aws.Config {
+func (w *world) config(id, secret, token string) aws.Config {
 	return aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(w.srv.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, token)}
 }
 
 func (w *world) client(id, secret string) *sdk.Client {
-	return sdk.NewFromConfig(w.config(id, secret))
+	return sdk.NewFromConfig(w.config(id, secret, ""))
 }
 
 // userClient creates a user with an access key, through the API, and returns its client.
