@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,7 +134,7 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 	if resourceAccount == "" && p != nil {
 		resourceAccount = p.AccountID
 	}
-	facts := requestFacts{second: at.Unix(), sourceIP: rc.SourceIP, secure: rc.SecureTransport, userAgent: rc.UserAgent,
+	facts := requestFacts{at: at, sourceIP: rc.SourceIP, secure: rc.SecureTransport, userAgent: rc.UserAgent,
 		region: region, resourceAccount: resourceAccount, keys: c.Keys}
 	pctx, err := e.context(&facts)
 	if err != nil {
@@ -146,7 +147,7 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 	d := policy.Evaluate(&req, &set)
 	r := Result{Decision: d, Principal: engine}
 	if !d.Allowed() {
-		r.Message = deniedMessage(&req, d)
+		r.Message = policy.DeniedMessage(&req, d)
 	}
 	return r, nil
 }
@@ -197,7 +198,7 @@ func (a *PolicyAuthorizer) entryFor(ctx context.Context, p *iam.Principal, engin
 func (a *PolicyAuthorizer) buildEntry(ctx context.Context, gc *generationCache, p *iam.Principal, engine policy.Principal) (*principalEntry, error) {
 	e := &principalEntry{engine: engine}
 	if p == nil {
-		e.static = anonymousKeys()
+		e.static = anonymousContext
 		return e, nil
 	}
 	docs, err := a.ids.PoliciesFor(ctx, p)
@@ -207,7 +208,9 @@ func (a *PolicyAuthorizer) buildEntry(ctx context.Context, gc *generationCache, 
 	if e.set, err = a.compiled.policySet(docs); err != nil {
 		return nil, err
 	}
-	e.static = principalKeys(p, a.organization(ctx, gc))
+	if e.static, err = staticContext(principalKeys(p, a.organization(ctx, gc))); err != nil {
+		return nil, fmt.Errorf("authz: condition keys of %s: %w", p.PrincipalARN(), err)
+	}
 	if !p.MFAAuthTime.IsZero() {
 		e.mfaAt = p.MFAAuthTime.Unix()
 		e.mfa = true
@@ -224,14 +227,4 @@ func (a *PolicyAuthorizer) organization(ctx context.Context, gc *generationCache
 		}
 	})
 	return gc.org
-}
-
-// deniedMessage is policy.DeniedMessage in AWS's exact wording, which names the boundary
-// "permissions boundary" without "policy" and says "an identity-based policy".
-func deniedMessage(req *policy.Request, d policy.Decision) string {
-	msg := policy.DeniedMessage(req, d)
-	if d.Source == policy.SourceBoundary {
-		msg = strings.Replace(msg, "permissions boundary policy", "permissions boundary", 1)
-	}
-	return strings.Replace(msg, "in a identity-based policy", "in an identity-based policy", 1)
 }

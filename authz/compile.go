@@ -1,8 +1,6 @@
 package authz
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -18,7 +16,7 @@ const maxCompiled = 1 << 14
 // many principals (an AWS managed policy, a group's policy) is one compiled object.
 type compileCache struct {
 	mu       sync.Mutex
-	policies map[compileKey][]*policy.Policy
+	policies map[compileKey]*policy.Policy
 }
 
 type compileKey struct {
@@ -31,33 +29,30 @@ func (c *compileCache) policySet(docs *iam.PolicySet) (policy.PolicySet, error) 
 	var set policy.PolicySet
 	for i := range docs.Identity {
 		d := &docs.Identity[i]
-		ps, err := c.compile(d, identityKind(d))
+		p, err := c.compile(d, identityKind(d))
 		if err != nil {
 			return set, err
 		}
-		set.Identity = append(set.Identity, ps...)
+		set.Identity = append(set.Identity, p)
 	}
 	if docs.Boundary != nil {
-		ps, err := c.compile(docs.Boundary, policy.KindBoundary)
+		p, err := c.compile(docs.Boundary, managedKind(docs.Boundary, policy.KindBoundary))
 		if err != nil {
 			return set, err
 		}
-		if len(ps) != 1 {
-			return set, fmt.Errorf("authz: permissions boundary %s is larger than a boundary may be", docs.Boundary.ARN)
-		}
-		set.Boundary = ps[0]
+		set.Boundary = p
 	}
 	for i := range docs.Session {
 		d := &docs.Session[i]
-		kind := policy.KindManaged
+		kind := managedKind(d, policy.KindManaged)
 		if d.Source == iam.SourceSession {
 			kind = policy.KindSession
 		}
-		ps, err := c.compile(d, kind)
+		p, err := c.compile(d, kind)
 		if err != nil {
 			return set, err
 		}
-		set.Session = append(set.Session, ps...)
+		set.Session = append(set.Session, p)
 	}
 	if docs.HasSessionPolicy && len(set.Session) == 0 {
 		// The session's policies are gone: the session keeps the limit, which now allows nothing.
@@ -78,7 +73,7 @@ var allowsNothing = func() *policy.Policy {
 // identityKind is the kind an identity document was validated as when it was stored.
 func identityKind(d *iam.PolicyDocument) policy.Kind {
 	if d.Source == iam.SourceManaged {
-		return policy.KindManaged
+		return managedKind(d, policy.KindManaged)
 	}
 	switch r, _ := iam.ParseIAMARN(d.OwnerARN); r.Type {
 	case "group":
@@ -88,6 +83,15 @@ func identityKind(d *iam.PolicyDocument) policy.Kind {
 	default:
 		return policy.KindInlineUser
 	}
+}
+
+// managedKind is KindAWSManaged for the document of a built-in AWS managed policy, which
+// no size limit binds (ReadOnlyAccess is larger than customers may write), else kind.
+func managedKind(d *iam.PolicyDocument, kind policy.Kind) policy.Kind {
+	if aws, ok := iam.LookupAWSManagedPolicy(d.ARN); ok && aws.Document == d.Document {
+		return policy.KindAWSManaged
+	}
+	return kind
 }
 
 // label is the name a compiled policy reports in decisions: the managed policy's ARN, or
@@ -104,124 +108,25 @@ func label(d *iam.PolicyDocument) string {
 	return ""
 }
 
-// compile returns the compiled form of d, usually one policy. AWS managed documents
-// larger than customers may write (ReadOnlyAccess) come back as several policies that
-// together decide every request as the whole document would.
-func (c *compileCache) compile(d *iam.PolicyDocument, kind policy.Kind) ([]*policy.Policy, error) {
+// compile returns the compiled form of d.
+func (c *compileCache) compile(d *iam.PolicyDocument, kind policy.Kind) (*policy.Policy, error) {
 	key := compileKey{kind: kind, name: label(d), text: d.Document}
 	c.mu.Lock()
-	ps, ok := c.policies[key]
+	p, ok := c.policies[key]
 	c.mu.Unlock()
 	if ok {
-		return ps, nil
+		return p, nil
 	}
 	p, err := policy.Parse([]byte(d.Document), kind)
-	var tooBig *policy.SizeError
-	switch {
-	case err == nil:
-		ps = []*policy.Policy{p}
-	case errors.As(err, &tooBig) && iam.IsAWSManagedPolicyARN(d.ARN):
-		if ps, err = compileInParts(d.Document, kind); err != nil {
-			return nil, fmt.Errorf("authz: AWS managed policy %s: %w", d.ARN, err)
-		}
-	default:
+	if err != nil {
 		return nil, fmt.Errorf("authz: stored policy %q of %s does not compile: %w", key.name, d.OwnerARN, err)
 	}
-	for _, p := range ps {
-		p.Name = key.name
-	}
+	p.Name = key.name
 	c.mu.Lock()
 	if c.policies == nil || len(c.policies) >= maxCompiled {
-		c.policies = make(map[compileKey][]*policy.Policy)
+		c.policies = make(map[compileKey]*policy.Policy)
 	}
-	c.policies[key] = ps
+	c.policies[key] = p
 	c.mu.Unlock()
-	return ps, nil
-}
-
-// compileInParts splits an identity policy that exceeds its kind's size limit into
-// policies under the limit. Identity policies combine by "any Allow, unless any Deny",
-// so statements may go to separate policies, and a statement whose Action is a list may
-// be cut into statements over parts of the list; statements with NotAction, or too large
-// for another reason, are refused.
-func compileInParts(doc string, kind policy.Kind) ([]*policy.Policy, error) {
-	var whole struct {
-		Version   string
-		Statement json.RawMessage
-	}
-	if err := json.Unmarshal([]byte(doc), &whole); err != nil {
-		return nil, err
-	}
-	var stmts []map[string]json.RawMessage
-	if err := json.Unmarshal(whole.Statement, &stmts); err != nil {
-		var one map[string]json.RawMessage
-		if err := json.Unmarshal(whole.Statement, &one); err != nil {
-			return nil, err
-		}
-		stmts = []map[string]json.RawMessage{one}
-	}
-	limit := kind.SizeLimit() * 3 / 4 // room for the envelope and for escapes
-	var out []*policy.Policy
-	for _, st := range stmts {
-		parts, err := splitStatement(st, limit)
-		if err != nil {
-			return nil, err
-		}
-		for _, part := range parts {
-			text, err := json.Marshal(map[string]any{"Version": whole.Version, "Statement": []any{part}})
-			if err != nil {
-				return nil, err
-			}
-			p, err := policy.Parse(text, kind)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-func splitStatement(st map[string]json.RawMessage, limit int) ([]map[string]json.RawMessage, error) {
-	if whole, err := json.Marshal(st); err != nil || len(whole) <= limit {
-		return []map[string]json.RawMessage{st}, err
-	}
-	var actions []string
-	if err := json.Unmarshal(st["Action"], &actions); err != nil || len(actions) < 2 {
-		return nil, errors.New("a statement too large to split")
-	}
-	rest := make(map[string]json.RawMessage, len(st))
-	for k, v := range st {
-		if k != "Action" {
-			rest[k] = v
-		}
-	}
-	overhead, err := json.Marshal(rest)
-	if err != nil {
-		return nil, err
-	}
-	budget := limit - len(overhead) - len(`,"Action":[]`)
-	var out []map[string]json.RawMessage
-	for len(actions) > 0 {
-		n, size := 0, 0
-		for n < len(actions) && size+len(actions[n])+3 <= budget {
-			size += len(actions[n]) + 3
-			n++
-		}
-		if n == 0 {
-			return nil, errors.New("a statement too large to split")
-		}
-		list, err := json.Marshal(actions[:n])
-		if err != nil {
-			return nil, err
-		}
-		part := make(map[string]json.RawMessage, len(st))
-		for k, v := range rest {
-			part[k] = v
-		}
-		part["Action"] = list
-		out = append(out, part)
-		actions = actions[n:]
-	}
-	return out, nil
+	return p, nil
 }

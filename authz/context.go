@@ -1,9 +1,7 @@
 package authz
 
 import (
-	"hash/maphash"
 	"net/netip"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -13,26 +11,19 @@ import (
 )
 
 // principalEntry is everything about one principal that does not change between its
-// requests: the compiled policies, the condition keys that describe it, and the request
-// contexts built recently.
+// requests: the compiled policies, and the condition keys that describe it, which each
+// request's context is a layer on.
 type principalEntry struct {
 	engine policy.Principal
 	set    policy.PolicySet // Identity, Boundary and Session; Resource comes with each Check
-	static []Key            // aws:PrincipalArn, aws:userid, aws:PrincipalTag/K, ...
+	static *policy.Context  // aws:PrincipalArn, aws:userid, aws:PrincipalTag/K, ...
 	mfa    bool             // MFA was used to get the credentials, at unix second mfaAt
 	mfaAt  int64
-
-	// contexts holds built request contexts, each reused while the request facts are
-	// equal; aws:CurrentTime has a resolution of one second, so a busy client reuses one
-	// context for all its requests within a second.
-	contexts [contextSlots]atomic.Pointer[builtContext]
 }
-
-const contextSlots = 16
 
 // requestFacts is what a request context is built from, besides the principal.
 type requestFacts struct {
-	second          int64 // aws:CurrentTime, aws:EpochTime
+	at              time.Time // aws:CurrentTime, aws:EpochTime
 	sourceIP        netip.Addr
 	secure          bool
 	userAgent       string
@@ -41,63 +32,13 @@ type requestFacts struct {
 	keys            []Key
 }
 
-type builtContext struct {
-	facts requestFacts
-	ctx   *policy.Context
-}
-
-var slotSeed = maphash.MakeSeed()
-
-func (f *requestFacts) slot() int {
-	h := maphash.String(slotSeed, f.resourceAccount) ^ maphash.String(slotSeed, f.userAgent)*31
-	ip := f.sourceIP.As16()
-	h ^= maphash.Bytes(slotSeed, ip[:]) * 17
-	for _, k := range f.keys {
-		h = h*31 ^ maphash.String(slotSeed, k.Name)
-		for _, v := range k.Values {
-			h = h*31 ^ maphash.String(slotSeed, v)
-		}
-	}
-	return int(h % contextSlots)
-}
-
-func (f *requestFacts) equal(g *requestFacts) bool {
-	return f.second == g.second && f.sourceIP == g.sourceIP && f.secure == g.secure && f.userAgent == g.userAgent &&
-		f.region == g.region && f.resourceAccount == g.resourceAccount &&
-		slices.EqualFunc(f.keys, g.keys, func(a, b Key) bool {
-			return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Values, b.Values)
-		})
-}
-
-// context returns the request context for f, built at most once per slot and second.
+// context builds the request context for f on the principal's keys.
 func (e *principalEntry) context(f *requestFacts) (*policy.Context, error) {
-	slot := &e.contexts[f.slot()]
-	if b := slot.Load(); b != nil && b.facts.equal(f) {
-		return b.ctx, nil
-	}
-	c, err := e.build(f)
-	if err != nil {
-		return nil, err
-	}
-	own := *f
-	own.keys = make([]Key, len(f.keys))
-	for i, k := range f.keys {
-		own.keys[i] = Key{Name: k.Name, Type: k.Type, Values: slices.Clone(k.Values)}
-	}
-	slot.Store(&builtContext{facts: own, ctx: c})
-	return c, nil
-}
-
-func (e *principalEntry) build(f *requestFacts) (*policy.Context, error) {
-	c := policy.NewContext()
-	for _, k := range e.static {
-		if err := c.Set(k.Name, k.Type, k.Values...); err != nil {
-			return nil, err
-		}
-	}
-	now := time.Unix(f.second, 0).UTC()
-	c.MustSet("aws:CurrentTime", policy.TypeDate, now.Format(time.RFC3339))
-	c.MustSet("aws:EpochTime", policy.TypeNumeric, strconv.FormatInt(f.second, 10))
+	c := e.static.Layer()
+	second := f.at.Unix()
+	clock := clockAt(second)
+	c.MustSet("aws:CurrentTime", policy.TypeDate, clock.currentTime)
+	c.MustSet("aws:EpochTime", policy.TypeNumeric, clock.epochTime)
 	c.MustSet("aws:SecureTransport", policy.TypeBool, strconv.FormatBool(f.secure))
 	if f.sourceIP.IsValid() {
 		c.MustSet("aws:SourceIp", policy.TypeIP, f.sourceIP.Unmap().String())
@@ -112,9 +53,39 @@ func (e *principalEntry) build(f *requestFacts) (*policy.Context, error) {
 		c.MustSet("aws:ResourceAccount", policy.TypeString, f.resourceAccount)
 	}
 	if e.mfa {
-		c.MustSet("aws:MultiFactorAuthAge", policy.TypeNumeric, strconv.FormatInt(max(f.second-e.mfaAt, 0), 10))
+		c.MustSet("aws:MultiFactorAuthAge", policy.TypeNumeric, strconv.FormatInt(max(second-e.mfaAt, 0), 10))
 	}
 	for _, k := range f.keys {
+		if err := c.Set(k.Name, k.Type, k.Values...); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// clock is aws:CurrentTime and aws:EpochTime for one second, formatted once for every
+// request within it.
+type clock struct {
+	second                 int64
+	currentTime, epochTime string
+}
+
+var lastClock atomic.Pointer[clock]
+
+func clockAt(second int64) *clock {
+	if c := lastClock.Load(); c != nil && c.second == second {
+		return c
+	}
+	c := &clock{second: second, currentTime: time.Unix(second, 0).UTC().Format(time.RFC3339),
+		epochTime: strconv.FormatInt(second, 10)}
+	lastClock.Store(c)
+	return c
+}
+
+// staticContext is the context of a principal's keys.
+func staticContext(keys []Key) (*policy.Context, error) {
+	c := policy.NewContext()
+	for _, k := range keys {
 		if err := c.Set(k.Name, k.Type, k.Values...); err != nil {
 			return nil, err
 		}
@@ -163,10 +134,7 @@ func principalKeys(p *iam.Principal, org *iam.Organization) []Key {
 	return keys
 }
 
-// anonymousKeys describe an unsigned caller.
-func anonymousKeys() []Key {
-	return []Key{
-		{Name: "aws:PrincipalType", Type: policy.TypeString, Values: []string{"Anonymous"}},
-		{Name: "aws:userid", Type: policy.TypeString, Values: []string{"anonymous"}},
-	}
-}
+// anonymousContext describes an unsigned caller.
+var anonymousContext = policy.NewContext().
+	MustSet("aws:PrincipalType", policy.TypeString, "Anonymous").
+	MustSet("aws:userid", policy.TypeString, "anonymous")

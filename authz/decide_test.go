@@ -120,6 +120,37 @@ func TestOversizedAWSManagedPolicy(t *testing.T) {
 	}
 }
 
+// ReadOnlyAccess (larger than a customer policy may be) is a whole permissions boundary:
+// under it, AdministratorAccess reads and does not write, and the denial names the boundary.
+func TestAWSManagedBoundary(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	const readOnly = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+	_, err := w.store.CreateUser(ctx, iamsql.CreateUserInput{Account: w.acct, Name: "noor", PermissionsBoundary: readOnly})
+	w.must(err)
+	ref := cofferiam.EntityRef{Account: w.acct, Kind: cofferiam.KindUser, Name: "noor"}
+	w.must(w.store.AttachPolicy(ctx, ref, cofferiam.AdministratorAccessARN))
+	key, err := w.store.CreateAccessKey(ctx, w.acct, "noor")
+	w.must(err)
+	noor := w.as(creds{id: key.ID})
+	for _, action := range []string{"ecr:BatchGetImage", "ecr:DescribeRepositories", "s3:GetObject", "iam:GetUser"} {
+		wantAllowed(t, w.authz.Authorize(noor, authz.Check{Action: action, Resource: "*"}))
+	}
+	for _, action := range []string{"ecr:PutImage", "iam:CreateUser", "s3:PutObject"} {
+		d := wantDeniedError(t, w.authz.Authorize(noor, authz.Check{Action: action, Resource: "*"}))
+		want := "User: arn:aws:iam::" + w.acct + ":user/noor is not authorized to perform: " + action +
+			" on resource: * because no permissions boundary allows the " + action + " action"
+		if d.Decision.Source != policy.SourceBoundary || d.Message != want {
+			t.Errorf("%s: %v\n got: %s\nwant: %s", action, d.Decision.Source, d.Message, want)
+		}
+	}
+	// The same document as identity policy and boundary at once.
+	w.must(w.store.DetachPolicy(ctx, ref, cofferiam.AdministratorAccessARN))
+	w.must(w.store.AttachPolicy(ctx, ref, readOnly))
+	wantAllowed(t, w.authz.Authorize(noor, authz.Check{Action: "ecr:GetDownloadUrlForLayer", Resource: repoARN(w.acct, "app")}))
+	wantDeniedError(t, w.authz.Authorize(noor, authz.Check{Action: "ecr:PutImage", Resource: repoARN(w.acct, "app")}))
+}
+
 // A session created with a managed session policy that was deleted since allows nothing.
 func TestDeletedSessionPolicy(t *testing.T) {
 	w := newWorld(t)

@@ -13,7 +13,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"ecr:*","Resource":"*"}}`), uint8(KindManaged))
 	f.Add([]byte(`{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":["111122223333"]},"NotAction":"ecr:Get*","Condition":{"ForAnyValue:StringLike":{"aws:TagKeys":["a*",1,true]}}}]}`), uint8(KindRepository))
 	f.Fuzz(func(t *testing.T, doc []byte, k uint8) {
-		kind := Kind(k%uint8(KindRCP)) + 1
+		kind := Kind(k%uint8(KindAWSManaged)) + 1
 		p, err := Parse(doc, kind)
 		if err != nil {
 			var me *MalformedError

@@ -128,6 +128,22 @@ func TestSizeLimits(t *testing.T) {
 			t.Errorf("%v: padding with whitespace: got %v (counts whitespace: %v)", kind, err, kind.CountsWhitespace())
 		}
 	}
+	// AWS's own managed policies have no limit; they follow the managed policy grammar.
+	if KindAWSManaged.SizeLimit() != 0 {
+		t.Errorf("aws-managed: limit %d", KindAWSManaged.SizeLimit())
+	}
+	if _, err := Parse(sizedDoc(KindAWSManaged, 100_000, 0), KindAWSManaged); err != nil {
+		t.Errorf("aws-managed: a document of 100000 characters: %v", err)
+	}
+	if _, err := Parse([]byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}`), KindAWSManaged); err == nil {
+		t.Error("aws-managed: a Principal was accepted")
+	}
+	if _, err := Parse(sizedDoc(KindManaged, 200, 0), Kind(0)); err == nil {
+		t.Error("kind 0 was accepted")
+	}
+	if _, err := Parse(sizedDoc(KindManaged, 200, 0), KindAWSManaged+1); err == nil {
+		t.Error("an unknown kind was accepted")
+	}
 	err := &SizeError{Kind: KindManaged, Limit: 6144, Size: 7000}
 	if err.Error() != "Cannot exceed quota for PolicySize: 6144" || err.Code() != "LimitExceeded" {
 		t.Errorf("managed size error: %q %q", err.Error(), err.Code())
