@@ -44,6 +44,11 @@ type Repository struct {
 	Account   string
 	Name      string
 	CreatedAt time.Time
+	// ECR's side of the repository: settings, resource tags (at most 50) and the repository
+	// policy document ("" when none), read with the repository so one read authorizes a request.
+	Settings RepositorySettings
+	Tags     map[string]string // nil when none
+	Policy   string
 }
 
 // Descriptor is a reference from a manifest to a blob or to another manifest.
@@ -73,6 +78,9 @@ type Upload struct {
 	ID           string
 	RepositoryID int64
 	StartedAt    time.Time
+	// ShortPart: an ECR UploadLayerPart smaller than the minimum was followed by another
+	// part (see NoteUploadPart); ECR then refuses to complete the upload.
+	ShortPart bool
 }
 
 // GCItem is a candidate for garbage collection taken from the review queue.
@@ -92,6 +100,18 @@ type Store interface {
 	// DeleteRepository removes the repository; unless force, ErrRepositoryNotEmpty when it
 	// still holds manifests. Its blobs become candidates for garbage collection.
 	DeleteRepository(ctx context.Context, account, name string, force bool) error
+	// CreateRepositoryWith creates r.Account/r.Name with r's settings, tags and policy, or
+	// ErrRepositoryExists.
+	CreateRepositoryWith(ctx context.Context, r Repository) (Repository, error)
+	// UpdateRepository reads the repository, lets fn change its Settings, Tags and Policy
+	// (other fields are ignored) and writes it back, in one transaction; an error from fn
+	// writes nothing and is returned. Tags is never nil inside fn.
+	UpdateRepository(ctx context.Context, id int64, fn func(r *Repository) error) (Repository, error)
+	// RegistryPolicy returns an account's registry policy document, or ErrPolicyNotFound.
+	RegistryPolicy(ctx context.Context, account string) (string, error)
+	PutRegistryPolicy(ctx context.Context, account, document string) error
+	// DeleteRegistryPolicy removes and returns the registry policy, or ErrPolicyNotFound.
+	DeleteRegistryPolicy(ctx context.Context, account string) (string, error)
 
 	// LinkBlob records that the repository holds a verified blob (after upload or mount),
 	// and postpones any garbage-collection review of it.
@@ -102,7 +122,8 @@ type Store interface {
 	UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error
 
 	// PutManifest stores the manifest and, when tag is not empty, points the tag at it, in one
-	// transaction. Every blob in m.Blobs must be linked to the repository and every manifest in
+	// transaction. Moving a tag that the repository's settings make immutable (see
+	// RepositorySettings.TagImmutable) to another manifest fails with *TagImmutableError. Every blob in m.Blobs must be linked to the repository and every manifest in
 	// m.Manifests stored in it, otherwise *MissingReferenceError. Storing an existing
 	// manifest again only moves the tag.
 	PutManifest(ctx context.Context, repoID int64, m Manifest, tag string) error
@@ -117,6 +138,11 @@ type Store interface {
 	// DeleteManifest removes a manifest and every tag pointing at it, or ErrManifestNotFound,
 	// or ErrManifestReferenced when an index of the repository still lists it.
 	DeleteManifest(ctx context.Context, repoID int64, d digest.Digest) error
+	// Images lists stored manifests as ECR images (tags, size, push and pull times) in digest
+	// order, from q.From on.
+	Images(ctx context.Context, repoID int64, q ImageQuery) ([]Image, error)
+	// Image describes one stored manifest, or ErrManifestNotFound.
+	Image(ctx context.Context, repoID int64, d digest.Digest) (Image, error)
 	// Referrers lists the manifests whose subject is d, filtered by artifactType when not empty.
 	Referrers(ctx context.Context, repoID int64, d digest.Digest, artifactType string) ([]Manifest, error)
 	// MarkPulled records a pull time for ECR's lastRecordedPullTime (may be coarse, batched).
@@ -127,6 +153,9 @@ type Store interface {
 	DeleteUpload(ctx context.Context, id string) error
 	// ListUploads returns the sessions started before the given time (to expire stale ones).
 	ListUploads(ctx context.Context, startedBefore time.Time) ([]Upload, error)
+	// NoteUploadPart records an ECR layer part of size bytes; a part smaller than minPartSize
+	// that is followed by another one sets the upload's ShortPart. ErrUploadNotFound if gone.
+	NoteUploadPart(ctx context.Context, id string, size, minPartSize int64) error
 
 	// GC review queue (GitLab's online GC design): TakeGCItems returns up to limit items whose
 	// review time has passed, leased to this caller for lease; ConfirmGC deletes the metadata

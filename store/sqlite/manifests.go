@@ -99,6 +99,13 @@ func (s *Store) PutManifest(ctx context.Context, repoID int64, m store.Manifest,
 		if err != nil && !isNoRows(err) {
 			return err
 		}
+		if old != "" && old != m.Digest.String() {
+			if immutable, err := tagImmutable(ctx, tx, repoID, tag); err != nil {
+				return err
+			} else if immutable {
+				return &store.TagImmutableError{Tag: tag}
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tags (repository_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
 			repoID, tag, m.Digest.String(), now); err != nil {

@@ -9,47 +9,20 @@ import (
 	"github.com/coffer-registry/coffer/store"
 )
 
-// CreateRepository creates a repository. Ids come from the sequences table and are never
-// reused.
+// CreateRepository creates a repository with default settings.
 func (s *Store) CreateRepository(ctx context.Context, account, name string) (store.Repository, error) {
-	if account == "" || name == "" {
-		return store.Repository{}, fmt.Errorf("sqlite: repository account and name must not be empty")
-	}
-	repo := store.Repository{Account: account, Name: name, CreatedAt: millis(s.now().UnixMilli())}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var exists int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories WHERE account = $1 AND name = $2`,
-			account, name).Scan(&exists); err != nil {
-			return err
-		}
-		if exists > 0 {
-			return store.ErrRepositoryExists
-		}
-		if err := tx.QueryRowContext(ctx, `UPDATE sequences SET value = value + 1 WHERE name = 'repositories' RETURNING value`).Scan(&repo.ID); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO repositories (id, account, name, created_at) VALUES ($1, $2, $3, $4)`,
-			repo.ID, account, name, repo.CreatedAt.UnixMilli())
-		return err
-	})
-	if err != nil {
-		return store.Repository{}, err
-	}
-	return repo, nil
+	return s.CreateRepositoryWith(ctx, store.Repository{Account: account, Name: name})
 }
 
 // GetRepository returns a repository by account and name.
 func (s *Store) GetRepository(ctx context.Context, account, name string) (store.Repository, error) {
-	var repo store.Repository
-	var created int64
-	err := s.stmts.getRepository.QueryRowContext(ctx, account, name).Scan(&repo.ID, &repo.Account, &repo.Name, &created)
+	repo, err := scanRepository(s.stmts.getRepository.QueryRowContext(ctx, account, name))
 	if isNoRows(err) {
 		return store.Repository{}, store.ErrRepositoryNotFound
 	}
 	if err != nil {
 		return store.Repository{}, fmt.Errorf("sqlite: %w", err)
 	}
-	repo.CreatedAt = millis(created)
 	return repo, nil
 }
 
@@ -58,7 +31,7 @@ func (s *Store) ListRepositories(ctx context.Context, afterAccount, afterName st
 	if limit <= 0 {
 		limit = math.MaxInt32
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, account, name, created_at FROM repositories
+	rows, err := s.r.QueryContext(ctx, `SELECT `+repositoryColumns+` FROM repositories
 		WHERE account > $1 OR (account = $1 AND name > $2)
 		ORDER BY account, name LIMIT $3`, afterAccount, afterName, limit)
 	if err != nil {
@@ -67,12 +40,10 @@ func (s *Store) ListRepositories(ctx context.Context, afterAccount, afterName st
 	defer rows.Close()
 	var out []store.Repository
 	for rows.Next() {
-		var repo store.Repository
-		var created int64
-		if err := rows.Scan(&repo.ID, &repo.Account, &repo.Name, &created); err != nil {
+		repo, err := scanRepository(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: %w", err)
 		}
-		repo.CreatedAt = millis(created)
 		out = append(out, repo)
 	}
 	return out, rows.Err()

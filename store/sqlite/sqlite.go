@@ -239,7 +239,7 @@ func (p *readStatements) prepare(db *sql.DB) error {
 		WHERE t.repository_id = $1 AND t.name = $2`)
 	p.getManifest = prep(`SELECT ` + manifestColumns + ` FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2`)
 	p.statBlob = prep(`SELECT size FROM repository_blobs WHERE repository_id = $1 AND digest = $2`)
-	p.getRepository = prep(`SELECT id, account, name, created_at FROM repositories WHERE account = $1 AND name = $2`)
+	p.getRepository = prep(`SELECT ` + repositoryColumns + ` FROM repositories WHERE account = $1 AND name = $2`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}

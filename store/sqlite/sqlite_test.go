@@ -40,7 +40,7 @@ func TestMigrationsRecordedAndIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 2 {
+	if err != nil || v != 3 {
 		t.Fatalf("SchemaVersion = %d, %v", v, err)
 	}
 	if err := s.Close(); err != nil {
@@ -56,7 +56,7 @@ func TestMigrationsRecordedAndIdempotent(t *testing.T) {
 		t.Fatalf("after reopening: %+v, %v", got, err)
 	}
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("schema_migrations rows = %d, %v", n, err)
 	}
 	var mode string
@@ -347,7 +347,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, _ := s.SchemaVersion(ctx); v != 2 {
+	if v, _ := s.SchemaVersion(ctx); v != 3 {
 		t.Fatalf("SchemaVersion = %d after upgrade", v)
 	}
 	r, err := s.CreateRepository(ctx, "111122223333", "new")

@@ -46,7 +46,7 @@ func Run(t *testing.T, open Factory) {
 		{"GCQueueUnknownBlob", testGCQueueUnknownBlob},
 		{"ModelWithCollection", testModel},
 	}
-	for _, tc := range tests {
+	for _, tc := range append(tests, ecrTests...) {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
 }
