@@ -28,6 +28,8 @@ const (
 	CodeUnsupported         Code = "UNSUPPORTED"
 	CodeTooManyRequests     Code = "TOOMANYREQUESTS"
 	CodeUnknown             Code = "UNKNOWN"
+	// CodeTagInvalid is ECR's answer to a push that would move an immutable tag.
+	CodeTagInvalid Code = "TAG_INVALID"
 )
 
 // Error is a registry error: an OCI code, the HTTP status it is sent with, a message for

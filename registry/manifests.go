@@ -105,11 +105,11 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 		first = tags[0]
 	}
 	if err := h.meta.PutManifest(ctx, repo.ID, m.Manifest, first); err != nil {
-		return manifestStoreError(err)
+		return manifestStoreError(err, repo.Name)
 	}
 	for _, tag := range tags[min(1, len(tags)):] {
 		if err := h.meta.PutManifest(ctx, repo.ID, m.Manifest, tag); err != nil {
-			return manifestStoreError(err)
+			return manifestStoreError(err, repo.Name)
 		}
 	}
 
@@ -149,7 +149,12 @@ func manifestTags(rt route, params []string) ([]string, *Error) {
 	return tags, nil
 }
 
-func manifestStoreError(err error) error {
+func manifestStoreError(err error, repository string) error {
+	var immutable *store.TagImmutableError
+	if errors.As(err, &immutable) {
+		return newError(CodeTagInvalid, http.StatusBadRequest,
+			"The image tag '%s' already exists in the '%s' repository and cannot be overwritten because the tag is immutable.", immutable.Tag, repository)
+	}
 	var missing *store.MissingReferenceError
 	if errors.As(err, &missing) {
 		detail := map[string]string{"digest": missing.Digest.String()}
