@@ -1,6 +1,11 @@
 package registry
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+
+	"github.com/coffer-registry/coffer/store"
+)
 
 // Access is one permission a request needs: an ECR action on one repository. The
 // Authorize hook is called once per Access, before the request does any work.
@@ -9,6 +14,12 @@ type Access struct {
 	Repository string // ECR repository name, e.g. "team/app"
 	Action     string // ECR action, e.g. "ecr:BatchGetImage"
 	Resource   string // repository ARN: arn:aws:ecr:REGION:ACCOUNT:repository/NAME
+	// Loaded says the registry read the repository for this request: Policy and Tags are
+	// then its policy document ("" when none) and tags, as fresh as the request, and a hook
+	// needs not read them again. A repository that does not exist is Loaded with neither.
+	Loaded bool
+	Policy string
+	Tags   map[string]string
 }
 
 // ecrActions is the ECR action each registry operation is authorized as
@@ -49,6 +60,32 @@ func (h *Handler) repositoryAccess(rt route) (Access, bool) {
 		return Access{}, false
 	}
 	return h.access(rt.account, rt.name, action), true
+}
+
+// accessTo is the permission to act on a repository the registry has read (or found
+// missing, when repo is nil).
+func (h *Handler) accessTo(account, name string, repo *store.Repository, action string) Access {
+	a := h.access(account, name, action)
+	a.Loaded = true
+	if repo != nil {
+		a.Policy, a.Tags = repo.Policy, repo.Tags
+	}
+	return a
+}
+
+// loadForAccess reads the route's repository before it is authorized, so that the
+// Authorize hook gets its policy and tags and the handler does not read it again. A missing
+// repository is no error here: the request is authorized first, then answered NAME_UNKNOWN.
+func (h *Handler) loadForAccess(r *http.Request, rt *route, a Access) (Access, error) {
+	repo, err := h.meta.GetRepository(r.Context(), rt.account, rt.name)
+	switch {
+	case err == nil:
+		rt.repo = &repo
+		return h.accessTo(rt.account, rt.name, &repo, a.Action), nil
+	case errors.Is(err, store.ErrRepositoryNotFound):
+		return h.accessTo(rt.account, rt.name, nil, a.Action), nil
+	}
+	return a, err
 }
 
 func (h *Handler) access(account, name, action string) Access {

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/coffer-registry/coffer/store"
 )
 
 // accessLog records what the Authorize hook was asked.
@@ -50,9 +53,9 @@ func TestAuthorizeHookContract(t *testing.T) {
 
 	// Each operation asks for its ECR action on its repository's ARN, once.
 	tr.do("GET", testRepo+"/manifests/v1", nil).expect(t, http.StatusOK)
-	if got := log.take(); len(got) != 1 || got[0] != (Access{
+	if got := log.take(); len(got) != 1 || !reflect.DeepEqual(got[0], Access{
 		Account: testAccount, Repository: "team/app", Action: "ecr:BatchGetImage",
-		Resource: "arn:aws:ecr:eu-central-1:111122223333:repository/team/app",
+		Resource: "arn:aws:ecr:eu-central-1:111122223333:repository/team/app", Loaded: true,
 	}) {
 		t.Fatalf("accesses %+v", got)
 	}
@@ -272,4 +275,31 @@ func basic(user, pass string) string {
 	req, _ := http.NewRequest("GET", "/", nil)
 	req.SetBasicAuth(user, pass)
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}
+
+// TestAccessCarriesRepositoryPolicyAndTags: the hook gets the repository's policy and tags
+// as stored at the time of the request, read with the repository (no second read).
+func TestAccessCarriesRepositoryPolicyAndTags(t *testing.T) {
+	log := &accessLog{}
+	tr := newTestRegistry(t, func(c *Config) {
+		c.Authorize = func(r *http.Request, a Access) error { log.add(a); return nil }
+	})
+	ctx := context.Background()
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}`
+	if _, err := tr.meta.UpdateRepository(ctx, tr.repo.ID, func(r *store.Repository) error {
+		r.Policy, r.Tags = doc, map[string]string{"team": "a"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tr.do("GET", testRepo+"/tags/list", nil).expect(t, http.StatusOK)
+	got := log.take()
+	if len(got) != 1 || !got[0].Loaded || got[0].Policy != doc || got[0].Tags["team"] != "a" {
+		t.Fatalf("accesses %+v", got)
+	}
+	// A missing repository is authorized first (with no policy), then NAME_UNKNOWN.
+	tr.do("GET", "/v2/111122223333/missing/app/tags/list", nil).expectError(t, http.StatusNotFound, CodeNameUnknown)
+	if got := log.take(); len(got) != 1 || !got[0].Loaded || got[0].Policy != "" || got[0].Repository != "missing/app" {
+		t.Fatalf("accesses %+v", got)
+	}
 }

@@ -95,7 +95,7 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, repo := range batch {
 			afterAccount, afterName = repo.Account, repo.Name
-			if h.allowed(r, h.access(repo.Account, repo.Name, ecrActions[opCatalog])) != nil {
+			if h.allowed(r, h.accessTo(repo.Account, repo.Name, &repo, ecrActions[opCatalog])) != nil {
 				continue
 			}
 			out.Repositories = append(out.Repositories, repo.Account+"/"+repo.Name)

@@ -106,6 +106,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if a, ok := h.repositoryAccess(rt); ok {
+		if h.authorize != nil {
+			var err error
+			if a, err = h.loadForAccess(r, &rt, a); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		}
 		if err := h.allowed(r, a); err != nil {
 			h.fail(w, r, err)
 			return
@@ -191,6 +198,9 @@ func (h *Handler) challenge(r *http.Request) string {
 // repository looks up the route's repository. With create (upload POST, manifest PUT) and
 // CreateOnPush on, a missing repository is created, once ecr:CreateRepository is allowed.
 func (h *Handler) repository(r *http.Request, rt route, create bool) (store.Repository, error) {
+	if rt.repo != nil {
+		return *rt.repo, nil // read before authorization, in this request
+	}
 	ctx := r.Context()
 	repo, err := h.meta.GetRepository(ctx, rt.account, rt.name)
 	if err == nil {
@@ -202,7 +212,7 @@ func (h *Handler) repository(r *http.Request, rt route, create bool) (store.Repo
 	if !create || !h.createOnPush {
 		return store.Repository{}, nameUnknown(rt.account, rt.name)
 	}
-	if err := h.allowed(r, h.access(rt.account, rt.name, createRepositoryAction)); err != nil {
+	if err := h.allowed(r, h.accessTo(rt.account, rt.name, nil, createRepositoryAction)); err != nil {
 		return store.Repository{}, err
 	}
 	repo, err = h.meta.CreateRepository(ctx, rt.account, rt.name)

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/coffer-registry/coffer/store"
 )
 
 // operation is one thing a /v2/ request asks for.
@@ -57,6 +59,8 @@ type route struct {
 	tag     string        // manifest reference when it is a tag
 	digest  digest.Digest // manifest reference when it is a digest, blob or referrers subject
 	upload  string        // upload session id
+	// repo is the repository when it was read before authorization (see loadForAccess).
+	repo *store.Repository
 }
 
 // repository is the canonical ACCOUNT/NAME form used in responses and in _catalog.

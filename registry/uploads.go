@@ -126,10 +126,6 @@ func (h *Handler) mountSource(r *http.Request, from string, d digest.Digest) (in
 	if !ok || !validAccount(account) || !validRepositoryName(name) {
 		return 0, false, nil
 	}
-	if err := h.allowed(r, h.access(account, name, mountSourceAction)); err != nil {
-		h.log.Debug("registry: mount source not readable, uploading instead", "from", from, "err", err)
-		return 0, false, nil
-	}
 	ctx := r.Context()
 	src, err := h.meta.GetRepository(ctx, account, name)
 	if errors.Is(err, store.ErrRepositoryNotFound) {
@@ -137,6 +133,10 @@ func (h *Handler) mountSource(r *http.Request, from string, d digest.Digest) (in
 	}
 	if err != nil {
 		return 0, false, err
+	}
+	if err := h.allowed(r, h.accessTo(account, name, &src, mountSourceAction)); err != nil {
+		h.log.Debug("registry: mount source not readable, uploading instead", "from", from, "err", err)
+		return 0, false, nil
 	}
 	size, err := h.meta.StatBlob(ctx, src.ID, d)
 	if errors.Is(err, store.ErrBlobNotFound) {
@@ -176,7 +176,7 @@ func (h *Handler) anonymousMountSource(r *http.Request, account string, d digest
 			if err != nil {
 				return 0, false, err
 			}
-			if h.allowed(r, h.access(account, repo.Name, mountSourceAction)) == nil {
+			if h.allowed(r, h.accessTo(account, repo.Name, &repo, mountSourceAction)) == nil {
 				return size, true, nil
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/coffer-registry/coffer/audit"
 	"github.com/coffer-registry/coffer/auth"
@@ -33,25 +32,21 @@ const (
 type Config struct {
 	Tokens     *registrytoken.Tokens
 	Authorizer authz.Authorizer
-	// Repositories gives each repository's policy and tags; nil means no repository has either.
-	Repositories Repositories
-	// FactsMaxAge is how long a repository's policy and tags are used from memory without
-	// asking Repositories again (default one second); Invalidate forgets them at once.
-	FactsMaxAge time.Duration
 	// Client derives the request context (source IP, TLS, user agent) for authorization's
 	// condition keys when the request does not carry one already.
 	Client awsproto.ClientInfo
 	Logger *slog.Logger
-	Now    func() time.Time
 }
 
 // Hooks are the registry's Authenticate and Authorize functions. Safe for concurrent use.
 type Hooks struct {
 	tokens *registrytoken.Tokens
 	authz  authz.Authorizer
-	facts  *factsCache
-	client awsproto.ClientInfo
-	log    *slog.Logger
+	// policies holds repository policies compiled once per text: a changed policy is a new
+	// text, so nothing needs invalidating and every request sees the policy of its moment.
+	policies compiledPolicies
+	client   awsproto.ClientInfo
+	log      *slog.Logger
 }
 
 // New returns the hooks for cfg. Tokens and Authorizer are required.
@@ -62,14 +57,7 @@ func New(cfg Config) *Hooks {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.FactsMaxAge <= 0 {
-		cfg.FactsMaxAge = time.Second
-	}
-	return &Hooks{tokens: cfg.Tokens, authz: cfg.Authorizer, client: cfg.Client, log: cfg.Logger,
-		facts: newFactsCache(cfg.Repositories, cfg.FactsMaxAge, cfg.Now)}
+	return &Hooks{tokens: cfg.Tokens, authz: cfg.Authorizer, client: cfg.Client, log: cfg.Logger}
 }
 
 // Config returns cfg with the registry's Authenticate and Authorize set to h.
@@ -78,10 +66,6 @@ func (h *Hooks) Config(cfg registry.Config) registry.Config {
 	cfg.Authorize = h.Authorize
 	return cfg
 }
-
-// Invalidate forgets what is cached about a repository (its policy or tags changed, or it
-// was deleted).
-func (h *Hooks) Invalidate(account, name string) { h.facts.invalidate(account, name) }
 
 // Authenticate is registry.Config.Authenticate. Basic AWS:<token> becomes the token's
 // caller; no Authorization header makes an anonymous caller, which only a repository policy
@@ -131,18 +115,25 @@ func isPingOrCatalog(path string) bool {
 const catalogAction = "ecr:DescribeRepositories"
 
 // Authorize is registry.Config.Authorize: a's ECR action on the repository ARN, with the
-// repository's policy as the resource policy, its tags as aws:ResourceTag/K and
+// repository's policy as the resource policy (read by the registry with the repository, in
+// the request), its tags as aws:ResourceTag/K and
 // ecr:ResourceTag/K, and the owner as aws:ResourceAccount. A denial is 403 DENIED with
 // AWS's AccessDeniedException sentence (401 for an anonymous caller, who may still log in).
 func (h *Hooks) Authorize(r *http.Request, a registry.Access) error {
 	ctx := r.Context()
-	f, err := h.facts.get(ctx, a.Account, a.Repository)
+	if !a.Loaded {
+		// Every route of the registry reads its repository before asking; an Access without
+		// the repository's policy cannot be decided correctly (fail closed).
+		h.log.Error("registryauth: access without the repository's policy", "action", a.Action, "resource", a.Resource)
+		return registry.Denied(msgUndecided)
+	}
+	p, err := h.policies.get(a.Account+"/"+a.Repository, a.Policy)
 	if err != nil {
-		h.log.Error("registryauth: reading repository policy", "account", a.Account, "repository", a.Repository, "err", err)
+		h.log.Error("registryauth: repository policy", "account", a.Account, "repository", a.Repository, "err", err)
 		return registry.Denied(msgUndecided)
 	}
 	err = h.authz.Authorize(ctx, authz.Check{Action: a.Action, Resource: a.Resource, ResourceAccount: a.Account,
-		ResourcePolicy: f.policy, Keys: f.keys})
+		ResourcePolicy: p, Keys: tagKeys(a.Tags)})
 	if err == nil {
 		return nil
 	}

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,34 +32,30 @@ import (
 
 const region = "us-east-1"
 
-// repoFacts holds repository policies and tags. The metadata store does not keep them yet
-// (the ECR API work adds them); until then the tests keep them here, behind the same
-// interface the store will implement.
+// repoFacts sets repository policies and tags in the metadata store, as the ECR API's
+// SetRepositoryPolicy and TagResource do.
 type repoFacts struct {
-	mu       sync.Mutex
-	policies map[string]string
-	tags     map[string]map[string]string
-	hooks    *registryauth.Hooks
+	w *world
 }
 
-func (f *repoFacts) RepositoryPolicyAndTags(_ context.Context, account, name string) (string, map[string]string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.policies[account+"/"+name], f.tags[account+"/"+name], nil
+func (f *repoFacts) update(account, name string, fn func(r *store.Repository)) {
+	f.w.t.Helper()
+	ctx := context.Background()
+	repo, err := f.w.meta.GetRepository(ctx, account, name)
+	if err != nil {
+		f.w.t.Fatal(err)
+	}
+	if _, err := f.w.meta.UpdateRepository(ctx, repo.ID, func(r *store.Repository) error { fn(r); return nil }); err != nil {
+		f.w.t.Fatal(err)
+	}
 }
 
 func (f *repoFacts) setPolicy(account, name, doc string) {
-	f.mu.Lock()
-	f.policies[account+"/"+name] = doc
-	f.mu.Unlock()
-	f.hooks.Invalidate(account, name)
+	f.update(account, name, func(r *store.Repository) { r.Policy = doc })
 }
 
 func (f *repoFacts) setTags(account, name string, tags map[string]string) {
-	f.mu.Lock()
-	f.tags[account+"/"+name] = tags
-	f.mu.Unlock()
-	f.hooks.Invalidate(account, name)
+	f.update(account, name, func(r *store.Repository) { r.Tags = tags })
 }
 
 // world is a whole registry on loopback: the real IAM store, tokens, authorizer, the
@@ -136,10 +131,10 @@ func newWorld(t testing.TB, tls bool) *world {
 	t.Cleanup(func() { w.trail.Close() })
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w.facts = &repoFacts{policies: map[string]string{}, tags: map[string]map[string]string{}}
+	w.facts = &repoFacts{w: w}
 	hooks := registryauth.New(registryauth.Config{Tokens: w.tokens, Authorizer: authz.New(authz.Config{Identities: w.iam, Region: region}),
-		Repositories: w.facts, Logger: quiet})
-	w.facts.hooks, w.hooks = hooks, hooks
+		Logger: quiet})
+	w.hooks = hooks
 	reg := registry.New(hooks.Config(registry.Config{Blobs: blobs, Store: meta, Region: region, Logger: quiet}))
 	handler := registryauth.ECRHost(w.trail.Registry(audit.RegistryConfig{Region: region, Describe: registryauth.Describe(reg)}, reg))
 	if tls {
