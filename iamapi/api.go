@@ -147,42 +147,19 @@ func boundaryKey(arn string) authz.Key {
 	return authz.Key{Name: "iam:PermissionsBoundary", Type: policy.TypeString, Values: []string{arn}}
 }
 
-// entityARN is the ARN an operation on an existing user, group or role is authorized against:
-// with the entity's path when it exists, with "/" when it does not (the answer is then
-// NoSuchEntity, but only to callers allowed to learn it).
-func (a *api) entityARN(ctx context.Context, account string, kind iam.EntityKind, name string) string {
-	switch kind {
-	case iam.KindUser:
-		if u, err := a.Store.GetUser(ctx, account, name); err == nil {
-			return u.ARN
-		}
-		return iam.UserARN(account, "/", name)
-	case iam.KindGroup:
-		if g, _, err := a.Store.GetGroup(ctx, account, name); err == nil {
-			return g.ARN
-		}
-		return iam.GroupARN(account, "/", name)
-	default:
-		if r, err := a.Store.GetRole(ctx, account, name); err == nil {
-			return r.ARN
-		}
-		return iam.RoleARN(account, "/", name)
-	}
-}
-
 // implicitUser resolves the optional UserName of the access-key and MFA calls: omitted, it
 // is the caller itself (a user, or the root user as ""). Role sessions must name a user.
-func (a *api) implicitUser(ctx context.Context, p *iam.Principal, account string, name *string) (userName, arn string, err error) {
+func (a *api) implicitUser(ctx context.Context, p *iam.Principal, account string, name *string) (string, resource, error) {
 	if name != nil && *name != "" {
-		return *name, a.entityARN(ctx, account, iam.KindUser, *name), nil
+		return *name, a.entity(ctx, account, iam.KindUser, *name), nil
 	}
 	switch {
 	case p.Type == iam.PrincipalRoot:
-		return "", iam.RootARN(account), nil
+		return "", resource{arn: iam.RootARN(account)}, nil
 	case p.Type == iam.PrincipalUser && p.UserName != "":
-		return p.UserName, a.entityARN(ctx, account, iam.KindUser, p.UserName), nil
+		return p.UserName, a.entity(ctx, account, iam.KindUser, p.UserName), nil
 	}
-	return "", "", &awsproto.Error{Code: "ValidationError", Status: http.StatusBadRequest,
+	return "", resource{}, &awsproto.Error{Code: "ValidationError", Status: http.StatusBadRequest,
 		Message: "Must specify userName when calling with non-User credentials"}
 }
 

@@ -66,7 +66,7 @@ func (a *api) entityTarget(ctx context.Context, kind iam.EntityKind, operation s
 		return iam.EntityRef{}, err
 	}
 	ref := iam.EntityRef{Account: account, Kind: kind, Name: *name}
-	return ref, a.authorize(ctx, operation, a.entityARN(ctx, account, kind, *name), keys...)
+	return ref, a.authorizeEntity(ctx, operation, account, kind, *name, keys...)
 }
 
 func (a *api) registerInlinePolicies(e *awsproto.Endpoint) {

@@ -38,11 +38,11 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		user, arn, err := a.implicitUser(ctx, p, account, in.UserName)
+		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "CreateAccessKey", arn); err != nil {
+		if err := a.authorizeOn(ctx, "CreateAccessKey", target); err != nil {
 			return nil, err
 		}
 		k, err := a.Store.CreateAccessKey(ctx, account, user)
@@ -62,11 +62,11 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		user, arn, err := a.implicitUser(ctx, p, account, in.UserName)
+		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "ListAccessKeys", arn); err != nil {
+		if err := a.authorizeOn(ctx, "ListAccessKeys", target); err != nil {
 			return nil, err
 		}
 		keys, err := a.Store.ListAccessKeys(ctx, account, user)
@@ -90,7 +90,7 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		user, arn, err := a.implicitUser(ctx, p, account, in.UserName)
+		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +99,7 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 		if err := v.Err(); err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "UpdateAccessKey", arn); err != nil {
+		if err := a.authorizeOn(ctx, "UpdateAccessKey", target); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.UpdateAccessKey(ctx, account, user, in.AccessKeyId, in.Status)
@@ -110,11 +110,11 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		user, arn, err := a.implicitUser(ctx, p, account, in.UserName)
+		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "DeleteAccessKey", arn); err != nil {
+		if err := a.authorizeOn(ctx, "DeleteAccessKey", target); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteAccessKey(ctx, account, user, in.AccessKeyId)
@@ -126,18 +126,18 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 			return nil, err
 		}
 		owner, user, use, lookupErr := a.Store.AccessKeyLastUsed(ctx, in.AccessKeyId)
-		arn := "*"
+		target := resource{arn: "*"}
 		switch {
 		case lookupErr != nil:
 		case owner != account:
 			// Keys of other accounts are not this caller's to inspect; answer as for an unknown key.
 			lookupErr = iam.ErrNoSuchAccessKey(in.AccessKeyId)
 		case user == "":
-			arn = iam.RootARN(account)
+			target.arn = iam.RootARN(account)
 		default:
-			arn = a.entityARN(ctx, account, iam.KindUser, user)
+			target = a.entity(ctx, account, iam.KindUser, user)
 		}
-		if err := a.authorize(ctx, "GetAccessKeyLastUsed", arn); err != nil {
+		if err := a.authorizeOn(ctx, "GetAccessKeyLastUsed", target); err != nil {
 			return nil, err
 		}
 		if lookupErr != nil {
@@ -207,7 +207,7 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "EnableMFADevice", a.entityARN(ctx, account, iam.KindUser, in.UserName)); err != nil {
+		if err := a.authorizeEntity(ctx, "EnableMFADevice", account, iam.KindUser, in.UserName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.EnableMFADevice(ctx, account, in.UserName, in.SerialNumber,
@@ -219,11 +219,11 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		user, arn, err := a.implicitUser(ctx, p, account, in.UserName)
+		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "DeactivateMFADevice", arn); err != nil {
+		if err := a.authorizeOn(ctx, "DeactivateMFADevice", target); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeactivateMFADevice(ctx, account, user, in.SerialNumber)
@@ -242,11 +242,11 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		user, arn, err := a.implicitUser(ctx, p, account, in.UserName)
+		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "ListMFADevices", arn); err != nil {
+		if err := a.authorizeOn(ctx, "ListMFADevices", target); err != nil {
 			return nil, err
 		}
 		devices, err := a.Store.ListMFADevices(ctx, account, user)

@@ -339,11 +339,10 @@ func (a *api) registerAttachments(e *awsproto.Endpoint) {
 			if err != nil {
 				return iam.EntityRef{}, err
 			}
-			arn := a.entityARN(ctx, account, kind, *name)
 			if in.PermissionsBoundary != nil {
-				err = a.authorize(ctx, operation, arn, boundaryKey(*in.PermissionsBoundary))
+				err = a.authorizeEntity(ctx, operation, account, kind, *name, boundaryKey(*in.PermissionsBoundary))
 			} else {
-				err = a.authorize(ctx, operation, arn)
+				err = a.authorizeEntity(ctx, operation, account, kind, *name)
 			}
 			return iam.EntityRef{Account: account, Kind: kind, Name: *name}, err
 		}

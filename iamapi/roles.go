@@ -87,11 +87,11 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 			return nil, err
 		}
 		r, lookupErr := a.Store.GetRole(ctx, account, in.RoleName)
-		arn := iam.RoleARN(account, "/", in.RoleName)
+		target := resource{arn: iam.RoleARN(account, "/", in.RoleName)}
 		if lookupErr == nil {
-			arn = r.ARN
+			target = resource{arn: r.ARN, tags: r.Tags, boundary: r.PermissionsBoundary}
 		}
-		if err := a.authorize(ctx, "GetRole", arn); err != nil {
+		if err := a.authorizeOn(ctx, "GetRole", target); err != nil {
 			return nil, err
 		}
 		if lookupErr != nil {
@@ -126,7 +126,7 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "UpdateRole", a.entityARN(ctx, account, iam.KindRole, in.RoleName)); err != nil {
+		if err := a.authorizeEntity(ctx, "UpdateRole", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		upd := iamsql.UpdateRoleInput{Account: account, Name: in.RoleName, Description: in.Description}
@@ -145,7 +145,7 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "UpdateRoleDescription", a.entityARN(ctx, account, iam.KindRole, in.RoleName)); err != nil {
+		if err := a.authorizeEntity(ctx, "UpdateRoleDescription", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		if err := a.Store.UpdateRole(ctx, iamsql.UpdateRoleInput{Account: account, Name: in.RoleName, Description: &in.Description}); err != nil {
@@ -164,7 +164,7 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "UpdateAssumeRolePolicy", a.entityARN(ctx, account, iam.KindRole, in.RoleName)); err != nil {
+		if err := a.authorizeEntity(ctx, "UpdateAssumeRolePolicy", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.UpdateAssumeRolePolicy(ctx, account, in.RoleName, in.PolicyDocument)
@@ -175,7 +175,7 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "DeleteRole", a.entityARN(ctx, account, iam.KindRole, in.RoleName)); err != nil {
+		if err := a.authorizeEntity(ctx, "DeleteRole", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteRole(ctx, account, in.RoleName)

@@ -129,3 +129,31 @@ func TestUpdateUserChecksTheNewARN(t *testing.T) {
 		t.Fatalf("path %s", *u.User.Path)
 	}
 }
+
+// Attribute-based and boundary-based delegation: the resource's tags (aws:ResourceTag/K) and
+// its permissions boundary (iam:PermissionsBoundary) reach the policies of the caller.
+func TestResourceTagsAndBoundaryDelegation(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	boundary := "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+	doc := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/team":"ml"}}},
+	 {"Effect":"Allow","Action":["iam:CreateUser","iam:PutUserPolicy","iam:DeleteUserPolicy"],"Resource":"*",
+	  "Condition":{"StringEquals":{"iam:PermissionsBoundary":"` + boundary + `"}}}]}`
+	delegate := w.userClient(t, "delegate")
+	must[*sdk.PutUserPolicyOutput](t)(w.root.PutUserPolicy(ctx, &sdk.PutUserPolicyInput{UserName: aws.String("delegate"), PolicyName: aws.String("d"), PolicyDocument: aws.String(doc)}))
+	must[*sdk.CreateUserOutput](t)(w.root.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String("ml-user"), Tags: tags("team", "ml")}))
+	must[*sdk.CreateUserOutput](t)(w.root.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String("web-user"), Tags: tags("team", "web")}))
+
+	must[*sdk.GetUserOutput](t)(delegate.GetUser(ctx, &sdk.GetUserInput{UserName: aws.String("ml-user")}))
+	_, err := delegate.GetUser(ctx, &sdk.GetUserInput{UserName: aws.String("web-user")})
+	wantCode(t, err, "AccessDenied")
+
+	_, err = delegate.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String("free")})
+	wantCode(t, err, "AccessDenied")
+	must[*sdk.CreateUserOutput](t)(delegate.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String("bounded"), PermissionsBoundary: aws.String(boundary)}))
+	must[*sdk.PutUserPolicyOutput](t)(delegate.PutUserPolicy(ctx, &sdk.PutUserPolicyInput{UserName: aws.String("bounded"), PolicyName: aws.String("p"), PolicyDocument: aws.String(readOnlyECR)}))
+	_, err = delegate.PutUserPolicy(ctx, &sdk.PutUserPolicyInput{UserName: aws.String("web-user"), PolicyName: aws.String("p"), PolicyDocument: aws.String(readOnlyECR)})
+	wantCode(t, err, "AccessDenied")
+	must[*sdk.DeleteUserPolicyOutput](t)(delegate.DeleteUserPolicy(ctx, &sdk.DeleteUserPolicyInput{UserName: aws.String("bounded"), PolicyName: aws.String("p")}))
+}

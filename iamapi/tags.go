@@ -26,11 +26,11 @@ type taggable struct {
 	suffix string // "User", "Role", "Policy", "MFADevice"
 	member string // the member naming the resource
 	name   func(in *taggedIn) *string
-	// arn is the resource the call is authorized against.
-	arn   func(a *api, ctx context.Context, account, name string) string
-	tag   func(a *api, ctx context.Context, account, name string, tags []iam.Tag) error
-	untag func(a *api, ctx context.Context, account, name string, keys []string) error
-	list  func(a *api, ctx context.Context, account, name string) ([]iam.Tag, error)
+	// target is the resource the call is authorized against.
+	target func(a *api, ctx context.Context, account, name string) resource
+	tag    func(a *api, ctx context.Context, account, name string, tags []iam.Tag) error
+	untag  func(a *api, ctx context.Context, account, name string, keys []string) error
+	list   func(a *api, ctx context.Context, account, name string) ([]iam.Tag, error)
 }
 
 func entityTaggable(kind iam.EntityKind) taggable {
@@ -44,8 +44,8 @@ func entityTaggable(kind iam.EntityKind) taggable {
 		return iam.EntityRef{Account: account, Kind: kind, Name: name}
 	}
 	return taggable{suffix: kindNames[kind], member: member, name: name,
-		arn: func(a *api, ctx context.Context, account, name string) string {
-			return a.entityARN(ctx, account, kind, name)
+		target: func(a *api, ctx context.Context, account, name string) resource {
+			return a.entity(ctx, account, kind, name)
 		},
 		tag: func(a *api, ctx context.Context, account, name string, tags []iam.Tag) error {
 			return a.Store.TagEntity(ctx, ref(account, name), tags)
@@ -63,7 +63,7 @@ var taggables = []taggable{
 	entityTaggable(iam.KindUser),
 	entityTaggable(iam.KindRole),
 	{suffix: "Policy", member: "policyArn", name: func(in *taggedIn) *string { return in.PolicyArn },
-		arn: func(_ *api, _ context.Context, _, arn string) string { return arn },
+		target: func(_ *api, _ context.Context, _, arn string) resource { return resource{arn: arn} },
 		tag: func(a *api, ctx context.Context, account, arn string, tags []iam.Tag) error {
 			return a.Store.TagPolicy(ctx, account, arn, tags)
 		},
@@ -74,7 +74,7 @@ var taggables = []taggable{
 			return a.Store.ListPolicyTags(ctx, account, arn)
 		}},
 	{suffix: "MFADevice", member: "serialNumber", name: func(in *taggedIn) *string { return in.SerialNumber },
-		arn: func(_ *api, _ context.Context, _, serial string) string { return serial },
+		target: func(_ *api, _ context.Context, _, serial string) resource { return resource{arn: serial} },
 		tag: func(a *api, ctx context.Context, account, serial string, tags []iam.Tag) error {
 			return a.Store.TagMFADevice(ctx, account, serial, tags)
 		},
@@ -101,7 +101,7 @@ func (a *api) registerTags(e *awsproto.Endpoint) {
 				return nil, err
 			}
 			tags := domainTags(in.Tags)
-			if err := a.authorize(ctx, "Tag"+t.suffix, t.arn(a, ctx, account, *name), requestTagKeys(tags)...); err != nil {
+			if err := a.authorizeOn(ctx, "Tag"+t.suffix, t.target(a, ctx, account, *name), requestTagKeys(tags)...); err != nil {
 				return nil, err
 			}
 			return &awsproto.NoOutput{}, t.tag(a, ctx, account, *name, tags)
@@ -118,7 +118,7 @@ func (a *api) registerTags(e *awsproto.Endpoint) {
 			if err != nil {
 				return nil, err
 			}
-			if err := a.authorize(ctx, "Untag"+t.suffix, t.arn(a, ctx, account, *name), tagKeysKey(in.TagKeys)...); err != nil {
+			if err := a.authorizeOn(ctx, "Untag"+t.suffix, t.target(a, ctx, account, *name), tagKeysKey(in.TagKeys)...); err != nil {
 				return nil, err
 			}
 			return &awsproto.NoOutput{}, t.untag(a, ctx, account, *name, in.TagKeys)
@@ -132,7 +132,7 @@ func (a *api) registerTags(e *awsproto.Endpoint) {
 			if err != nil {
 				return nil, err
 			}
-			if err := a.authorize(ctx, "List"+t.suffix+"Tags", t.arn(a, ctx, account, *name)); err != nil {
+			if err := a.authorizeOn(ctx, "List"+t.suffix+"Tags", t.target(a, ctx, account, *name)); err != nil {
 				return nil, err
 			}
 			tags, err := t.list(a, ctx, account, *name)

@@ -101,11 +101,11 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		}
 		// One read serves both the resource ARN (with the user's path) and the answer.
 		u, lookupErr := a.Store.GetUser(ctx, account, name)
-		arn := iam.UserARN(account, "/", name)
+		target := resource{arn: iam.UserARN(account, "/", name)}
 		if lookupErr == nil {
-			arn = u.ARN
+			target = resource{arn: u.ARN, tags: u.Tags, boundary: u.PermissionsBoundary}
 		}
-		if err := a.authorize(ctx, "GetUser", arn); err != nil {
+		if err := a.authorizeOn(ctx, "GetUser", target); err != nil {
 			return nil, err
 		}
 		if lookupErr != nil {
@@ -147,7 +147,7 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "DeleteUser", a.entityARN(ctx, account, iam.KindUser, in.UserName)); err != nil {
+		if err := a.authorizeEntity(ctx, "DeleteUser", account, iam.KindUser, in.UserName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteUser(ctx, account, in.UserName)
@@ -158,7 +158,7 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "ListGroupsForUser", a.entityARN(ctx, account, iam.KindUser, in.UserName)); err != nil {
+		if err := a.authorizeEntity(ctx, "ListGroupsForUser", account, iam.KindUser, in.UserName); err != nil {
 			return nil, err
 		}
 		groups, err := a.Store.ListGroupsForUser(ctx, account, in.UserName)
@@ -183,12 +183,12 @@ func (a *api) updateEntity(ctx context.Context, kind iam.EntityKind, operation, 
 	if err != nil {
 		return nil, err
 	}
-	source := a.entityARN(ctx, account, kind, name)
-	if err := a.authorize(ctx, operation, source); err != nil {
+	source := a.entity(ctx, account, kind, name)
+	if err := a.authorizeOn(ctx, operation, source); err != nil {
 		return nil, err
 	}
 	// Renaming or moving needs permission on the entity's new ARN as well, as in IAM.
-	if r, ok := iam.ParseIAMARN(source); ok && (newName != "" || newPath != "") {
+	if r, ok := iam.ParseIAMARN(source.arn); ok && (newName != "" || newPath != "") {
 		if newName != "" {
 			r.Name = newName
 		}
@@ -303,7 +303,7 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "DeleteGroup", a.entityARN(ctx, account, iam.KindGroup, in.GroupName)); err != nil {
+		if err := a.authorizeEntity(ctx, "DeleteGroup", account, iam.KindGroup, in.GroupName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteGroup(ctx, account, in.GroupName)
@@ -314,7 +314,7 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "AddUserToGroup", a.entityARN(ctx, account, iam.KindGroup, in.GroupName)); err != nil {
+		if err := a.authorizeEntity(ctx, "AddUserToGroup", account, iam.KindGroup, in.GroupName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.AddUserToGroup(ctx, account, in.GroupName, in.UserName)
@@ -325,7 +325,7 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		if err := a.authorize(ctx, "RemoveUserFromGroup", a.entityARN(ctx, account, iam.KindGroup, in.GroupName)); err != nil {
+		if err := a.authorizeEntity(ctx, "RemoveUserFromGroup", account, iam.KindGroup, in.GroupName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.RemoveUserFromGroup(ctx, account, in.GroupName, in.UserName)
