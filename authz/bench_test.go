@@ -106,3 +106,23 @@ func BenchmarkAuthorizeOverhead(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAuthorizeReadOnlyAccess is a pull by a user whose only policy is AWS's
+// ReadOnlyAccess (about 2,700 actions), no resource policy.
+func BenchmarkAuthorizeReadOnlyAccess(b *testing.B) {
+	w := newWorld(b)
+	reader := w.user(w.acct, "reader", nil)
+	w.must(w.store.AttachPolicy(context.Background(), cofferiam.EntityRef{Account: w.acct, Kind: cofferiam.KindUser, Name: "reader"},
+		"arn:aws:iam::aws:policy/ReadOnlyAccess"))
+	ctx := w.as(reader)
+	a := authz.New(authz.Config{Identities: w.store, Region: region})
+	check := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := a.Authorize(ctx, check); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

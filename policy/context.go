@@ -539,3 +539,12 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -165,7 +166,7 @@ func (st *Statement) applies(r *evalReq) bool {
 	if st.service != "" && (st.serviceHash != r.serviceHash || st.nameMask&r.nameBit == 0 || !strings.EqualFold(st.service, r.service)) {
 		return false
 	}
-	if st.matchAction(r.Action) == st.notAction {
+	if st.matchAction(r) == st.notAction {
 		return false
 	}
 	if st.hasResource && st.matchResource(r.Resource, r.Context) == st.notResource {
@@ -179,13 +180,38 @@ func (st *Statement) applies(r *evalReq) bool {
 	return true
 }
 
-func (st *Statement) matchAction(action string) bool {
+func (st *Statement) matchAction(r *evalReq) bool {
+	if st.actionIndex.ok && isASCII(r.service) {
+		return st.actionIndex.match(st.actions, r)
+	}
 	for i := range st.actions {
-		a := &st.actions[i]
-		if a.all {
+		if st.actions[i].matches(r.Action) {
 			return true
 		}
-		if m, _ := a.pat.match(action, nil, true); m {
+	}
+	return false
+}
+
+func (a *actionPattern) matches(action string) bool {
+	if a.all {
+		return true
+	}
+	m, _ := a.pat.match(action, nil, true)
+	return m
+}
+
+// match is matchAction over the patterns of the request's service and those that name
+// no one service.
+func (ix *actionIndex) match(actions []actionPattern, r *evalReq) bool {
+	if at, found := slices.BinarySearch(ix.hashes, r.serviceHash); found {
+		for _, i := range ix.groups[at] {
+			if actions[i].matches(r.Action) {
+				return true
+			}
+		}
+	}
+	for _, i := range ix.other {
+		if actions[i].matches(r.Action) {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -104,6 +105,7 @@ type Statement struct {
 	actionSrc    []string
 	actionSingle bool
 	actions      []actionPattern
+	actionIndex  actionIndex // for statements with many actions
 	notAction    bool
 	service      string // lower-cased service shared by every Action, or "" (any)
 	serviceHash  uint64 // foldHash(service), a cheap first filter
@@ -118,6 +120,43 @@ type Statement struct {
 	conds []condition
 
 	start, end int
+}
+
+// actionIndex groups a long Action list by service (AWS's ReadOnlyAccess lists
+// thousands), so that a request is matched against its own service's patterns only.
+type actionIndex struct {
+	ok     bool
+	hashes []uint64  // sorted foldHash of each literal ASCII service
+	groups [][]int32 // the patterns of hashes[i], as indices into Statement.actions
+	other  []int32   // patterns whose service has a wildcard or is not ASCII
+}
+
+// actionIndexFrom is the length of an Action list from which it is indexed.
+const actionIndexFrom = 16
+
+func buildActionIndex(src []string) actionIndex {
+	if len(src) < actionIndexFrom {
+		return actionIndex{}
+	}
+	ix := actionIndex{ok: true}
+	byHash := map[uint64][]int32{}
+	for i, a := range src {
+		svc, _, _ := strings.Cut(a, ":")
+		if strings.ContainsAny(svc, "*?") || !isASCII(svc) || a == "*" {
+			ix.other = append(ix.other, int32(i))
+			continue
+		}
+		h := foldHash(svc)
+		byHash[h] = append(byHash[h], int32(i))
+	}
+	for h := range byHash {
+		ix.hashes = append(ix.hashes, h)
+	}
+	slices.Sort(ix.hashes)
+	for _, h := range ix.hashes {
+		ix.groups = append(ix.groups, byHash[h])
+	}
+	return ix
 }
 
 type actionPattern struct {
@@ -701,6 +740,7 @@ func compileStatement(st *jnode, kind Kind, vars bool) (Statement, error) {
 			shared = false
 		}
 	}
+	s.actionIndex = buildActionIndex(s.actionSrc)
 	if shared && !s.notAction {
 		s.service = service
 		s.serviceHash = foldHash(service)

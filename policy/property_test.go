@@ -274,3 +274,46 @@ func TestPropertyReserializedDecidesAlike(t *testing.T) {
 		}
 	})
 }
+
+// A long Action list, matched through its index by service, matches exactly the actions
+// the list matches pattern by pattern.
+func TestActionIndexMatchesEveryPattern(t *testing.T) {
+	services := []string{"ecr", "ECR", "s3", "iam", "e*", "?3", "*", "kms", "sts", "ec2"}
+	names := []string{"BatchGetImage", "Get*", "get?ownloadUrlForLayer", "PutImage", "*", "List*", "Describe*", "CreateUser"}
+	requests := []string{"ecr:BatchGetImage", "ECR:GetDownloadUrlForLayer", "ecr:PutImage", "s3:GetObject", "iam:CreateUser",
+		"kms:Decrypt", "ec2:DescribeInstances", "sts:GetCallerIdentity", "eks:ListClusters", "\u212ams:Decrypt", "nocolon", ":Get"}
+	rapid.Check(t, func(rt *rapid.T) {
+		n := rapid.IntRange(actionIndexFrom, 60).Draw(rt, "n")
+		var actions []string
+		for i := range n {
+			svc := rapid.SampledFrom(services).Draw(rt, "svc")
+			name := rapid.SampledFrom(names).Draw(rt, "name")
+			a := svc + ":" + name
+			if svc == "*" && i%7 == 0 {
+				a = "*"
+			}
+			actions = append(actions, a)
+		}
+		doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": map[string]any{
+			"Effect": "Allow", "Action": actions, "Resource": "*"}})
+		p, err := Parse(doc, KindManaged)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		st := &p.stmts[0]
+		if !st.actionIndex.ok {
+			rt.Fatal("no index")
+		}
+		for _, action := range requests {
+			req := &Request{Action: action}
+			r := newEvalReq(req, &PolicySet{})
+			linear := false
+			for i := range st.actions {
+				linear = linear || st.actions[i].matches(action)
+			}
+			if got := st.matchAction(&r); got != linear {
+				rt.Fatalf("%s: indexed %v, pattern by pattern %v (%v)", action, got, linear, actions)
+			}
+		}
+	})
+}

@@ -81,7 +81,7 @@ func Simulate(req *Request, set *PolicySet) Simulation {
 // targets reports whether the statement's Action and Resource cover the request
 // (conditions aside). A Resource whose variable is unresolved still counts as targeting.
 func (st *Statement) targets(r *evalReq) bool {
-	if st.matchAction(r.Action) == st.notAction {
+	if st.matchAction(r) == st.notAction {
 		return false
 	}
 	if !st.hasResource {
