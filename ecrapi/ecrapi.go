@@ -32,8 +32,16 @@ type Deps struct {
 	RegistryHost string
 	// RegistryScheme is "https" (default) or "http": of proxyEndpoint and download URLs.
 	RegistryScheme string
-	Now            func() time.Time // nil: time.Now
-	Logger         *slog.Logger     // nil: slog.Default()
+	// Quotas are ECR's service quotas; zero fields take ECR's defaults.
+	Quotas Quotas
+	Now    func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: slog.Default()
+}
+
+// Quotas are ECR's adjustable service quotas.
+type Quotas struct {
+	Repositories int // per registry (account); default 100,000
+	LayerParts   int // UploadLayerPart calls per layer upload; default 4,200
 }
 
 type service struct {
@@ -52,6 +60,12 @@ func Register(e *awsproto.Endpoint, d Deps) {
 	}
 	if d.RegistryScheme == "" {
 		d.RegistryScheme = "https"
+	}
+	if d.Quotas.Repositories <= 0 {
+		d.Quotas.Repositories = 100000
+	}
+	if d.Quotas.LayerParts <= 0 {
+		d.Quotas.LayerParts = 4200
 	}
 	if d.Now == nil {
 		d.Now = time.Now

@@ -84,3 +84,7 @@ func tooManyTags() *awsproto.Error {
 func missing(member string) *awsproto.Error {
 	return awsproto.ValidationFailed(awsproto.ProtocolJSON, []awsproto.Violation{{Path: member, Constraint: "Member must not be null"}})
 }
+
+func limitExceeded() *awsproto.Error {
+	return ecrError("LimitExceededException", "The operation did not succeed because it would have exceeded a service limit for your account.")
+}

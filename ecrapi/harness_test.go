@@ -53,6 +53,11 @@ func validatePolicy(doc string, kind iam.PolicyKind) error {
 
 func start(t testing.TB) *coffer {
 	t.Helper()
+	return startWith(t, ecrapi.Quotas{})
+}
+
+func startWith(t testing.TB, quotas ecrapi.Quotas) *coffer {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	ids, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"),
@@ -90,7 +95,7 @@ func start(t testing.TB) *coffer {
 	srv := httptest.NewUnstartedServer(e)
 	host := srv.Listener.Addr().String()
 	ecrapi.Register(e, ecrapi.Deps{Store: meta, Blobs: blobs, Authorizer: authorizer, Tokens: tokens,
-		Region: region, RegistryHost: host, RegistryScheme: "http"})
+		Region: region, RegistryHost: host, RegistryScheme: "http", Quotas: quotas})
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &coffer{t: t, iam: ids, meta: meta, tokens: tokens, url: srv.URL, host: host, acct: boot.Account.ID,

@@ -94,6 +94,10 @@ func TestImages(t *testing.T) {
 	_, err = api.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("app"), ImageManifest: aws.String(img.manifest),
 		ImageDigest: aws.String(other.digest.String()), ImageTag: aws.String("x")})
 	wantError(t, err, "ImageDigestDoesNotMatchException", other.digest.String())
+	missingChild := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` +
+		newImage(t, "absent").digest.String() + `","size":10}]}`
+	_, err = api.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("app"), ImageManifest: aws.String(missingChild), ImageTag: aws.String("multi")})
+	wantError(t, err, "ReferencedImagesNotFoundException", newImage(t, "absent").digest.String())
 	_, err = api.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("app"), ImageManifest: aws.String(`{"schemaVersion":2}`)})
 	wantError(t, err, "InvalidParameterException", "ImageManifest")
 	_, err = api.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("nope"), ImageManifest: aws.String(img.manifest)})

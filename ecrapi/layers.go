@@ -146,12 +146,15 @@ func (s *service) uploadLayerPart(ctx context.Context, in *ecr.UploadLayerPartIn
 	if err != nil {
 		return nil, err
 	}
-	_, up, unlock, err := s.session(ctx, t, in.UploadId)
+	u, up, unlock, err := s.session(ctx, t, in.UploadId)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	defer up.Close()
+	if u.Parts >= int64(s.Quotas.LayerParts) {
+		return nil, limitExceeded()
+	}
 	first, last := *in.PartFirstByte, *in.PartLastByte
 	received := up.Size()
 	if first != received || last < first || last-first+1 != int64(len(in.LayerPartBlob)) {

@@ -175,6 +175,11 @@ func (s *service) createRepository(ctx context.Context, in *ecr.CreateRepository
 	if len(tags) > maxRepositoryTags {
 		return nil, tooManyTags()
 	}
+	if n, err := s.Store.CountRepositories(ctx, account); err != nil {
+		return nil, err
+	} else if n >= s.Quotas.Repositories {
+		return nil, limitExceeded()
+	}
 	repo, err := s.Store.CreateRepositoryWith(ctx, store.Repository{Account: account, Name: name, Settings: settings, Tags: tags})
 	if errors.Is(err, store.ErrRepositoryExists) {
 		return nil, repositoryAlreadyExists(name, account)
@@ -436,6 +441,22 @@ func (s *service) setRepositoryPolicy(ctx context.Context, in *ecr.SetRepository
 	t, err := s.repository(ctx, "ecr:SetRepositoryPolicy", in.RegistryId, in.RepositoryName)
 	if err != nil {
 		return nil, err
+	}
+	if !in.Force {
+		// A policy that would deny the caller the next SetRepositoryPolicy needs force.
+		next, err := s.policies.compile(text, policy.KindRepository)
+		if err != nil {
+			return nil, err
+		}
+		err = s.Authorizer.Authorize(ctx, authz.Check{Action: "ecr:SetRepositoryPolicy", Resource: s.repositoryARN(t.account, t.repo.Name),
+			ResourceAccount: t.account, ResourcePolicy: next, Keys: resourceTagKeys(t.repo.Tags)})
+		var denied *authz.AccessDeniedError
+		if errors.As(err, &denied) {
+			return nil, invalidParameter("Invalid parameter at 'PolicyText' failed to satisfy constraint: 'The repository policy would prevent you from setting another policy in the future; use force to set it anyway'")
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	r, err := s.update(ctx, t, func(r *store.Repository) error {
 		r.Policy = text

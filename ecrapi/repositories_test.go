@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"github.com/coffer-registry/coffer/ecrapi"
 )
 
 var ctx = context.Background()
@@ -124,6 +126,15 @@ func TestRepositories(t *testing.T) {
 	_, err = api.DeleteRepositoryPolicy(ctx, &ecr.DeleteRepositoryPolicyInput{RepositoryName: aws.String("a1")})
 	wantError(t, err, "RepositoryPolicyNotFoundException", "'a1'")
 
+	// A policy that locks the caller out of the next SetRepositoryPolicy needs force.
+	lockout := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"ecr:SetRepositoryPolicy"}]}`
+	_, err = api.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("a3"), PolicyText: aws.String(lockout)})
+	wantError(t, err, "InvalidParameterException", "use force")
+	must[*ecr.SetRepositoryPolicyOutput](t)(api.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("a3"),
+		PolicyText: aws.String(lockout), Force: true}))
+	_, err = api.SetRepositoryPolicy(ctx, &ecr.SetRepositoryPolicyInput{RepositoryName: aws.String("a3"), PolicyText: aws.String(doc), Force: true})
+	wantError(t, err, "AccessDeniedException", "ecr:SetRepositoryPolicy")
+
 	// Registry policy and registry description.
 	_, err = api.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{})
 	wantError(t, err, "RegistryPolicyNotFoundException", "Registry policy does not exist in the registry with id '"+c.acct+"'")
@@ -151,4 +162,24 @@ func TestRepositories(t *testing.T) {
 	}
 	_, err = api.DeleteRepository(ctx, &ecr.DeleteRepositoryInput{RepositoryName: aws.String("a2")})
 	wantError(t, err, "RepositoryNotFoundException", "'a2'")
+}
+
+// TestQuotas: ECR's service quotas answer LimitExceededException.
+func TestQuotas(t *testing.T) {
+	c := startWith(t, ecrapi.Quotas{Repositories: 2, LayerParts: 2})
+	api := c.ecr(c.root)
+	for _, name := range []string{"q1", "q2"} {
+		must[*ecr.CreateRepositoryOutput](t)(api.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(name)}))
+	}
+	_, err := api.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("q3")})
+	wantError(t, err, "LimitExceededException", "service limit")
+	up := must[*ecr.InitiateLayerUploadOutput](t)(api.InitiateLayerUpload(ctx, &ecr.InitiateLayerUploadInput{RepositoryName: aws.String("q1")}))
+	for i := range int64(3) {
+		_, err = api.UploadLayerPart(ctx, &ecr.UploadLayerPartInput{RepositoryName: aws.String("q1"), UploadId: up.UploadId,
+			PartFirstByte: aws.Int64(i), PartLastByte: aws.Int64(i), LayerPartBlob: []byte{'x'}})
+		if i < 2 && err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantError(t, err, "LimitExceededException", "service limit")
 }

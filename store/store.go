@@ -78,8 +78,9 @@ type Upload struct {
 	ID           string
 	RepositoryID int64
 	StartedAt    time.Time
-	// ShortPart: an ECR UploadLayerPart smaller than the minimum was followed by another
-	// part (see NoteUploadPart); ECR then refuses to complete the upload.
+	// Parts counts the ECR UploadLayerPart calls recorded with NoteUploadPart. ShortPart: a
+	// part smaller than the minimum was followed by another one; ECR then refuses to complete.
+	Parts     int64
 	ShortPart bool
 }
 
@@ -100,6 +101,8 @@ type Store interface {
 	// DeleteRepository removes the repository; unless force, ErrRepositoryNotEmpty when it
 	// still holds manifests. Its blobs become candidates for garbage collection.
 	DeleteRepository(ctx context.Context, account, name string, force bool) error
+	// CountRepositories returns how many repositories an account has.
+	CountRepositories(ctx context.Context, account string) (int, error)
 	// CreateRepositoryWith creates r.Account/r.Name with r's settings, tags and policy, or
 	// ErrRepositoryExists.
 	CreateRepositoryWith(ctx context.Context, r Repository) (Repository, error)

@@ -68,6 +68,15 @@ func settingsValues(r store.Repository) ([]any, error) {
 	return []any{st.TagMutability, string(ex), st.ScanOnPush, st.EncryptionType, st.KMSKey, string(tg), r.Policy}, nil
 }
 
+// CountRepositories counts an account's repositories.
+func (s *Store) CountRepositories(ctx context.Context, account string) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories WHERE account = $1`, account).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return n, nil
+}
+
 // CreateRepositoryWith creates a repository with its settings, tags and policy. Ids come
 // from the sequences table and are never reused.
 func (s *Store) CreateRepositoryWith(ctx context.Context, r store.Repository) (store.Repository, error) {

@@ -43,6 +43,12 @@ func testRepositorySettings(t *testing.T, open Factory) {
 			t.Fatalf("stored %+v", g)
 		}
 	}
+	if n := must[int](t)(s.CountRepositories(ctx, "111122223333")); n != 2 {
+		t.Fatalf("CountRepositories = %d", n)
+	}
+	if n := must[int](t)(s.CountRepositories(ctx, "444455556666")); n != 0 {
+		t.Fatalf("CountRepositories of another account = %d", n)
+	}
 	listed := must[[]store.Repository](t)(s.ListRepositories(ctx, "", "", 0))
 	if len(listed) != 2 || listed[1].Tags["team"] != "blue" || listed[1].Policy != want.Policy {
 		t.Fatalf("listed %+v", listed)
@@ -202,7 +208,7 @@ func testUploadParts(t *testing.T, open Factory) {
 	for _, size := range []int64{3, 10} {
 		check(t, s.NoteUploadPart(ctx, ids[1], size, 5))
 	}
-	if u := must[store.Upload](t)(s.GetUpload(ctx, ids[0])); u.ShortPart {
+	if u := must[store.Upload](t)(s.GetUpload(ctx, ids[0])); u.ShortPart || u.Parts != 3 {
 		t.Fatalf("%+v", u)
 	}
 	if u := must[store.Upload](t)(s.GetUpload(ctx, ids[1])); !u.ShortPart {
