@@ -39,6 +39,7 @@ type awsAPI struct {
 	Authenticator *auth.APIAuthenticator
 	Authorizer    *authz.PolicyAuthorizer
 	Boot          *iamsql.BootstrapResult // what the first-start bootstrap found or made
+	hooks         awsAPIHooks
 }
 
 // awsAPIHooks are the optional observers of the AWS APIs (the audit trail).
@@ -76,7 +77,8 @@ func openAWSAPI(ctx context.Context, cfg Config, l Layout, hooks awsAPIHooks) (*
 			Region:     cfg.Region,
 			OnDecision: hooks.OnDecision,
 		}),
-		Boot: boot,
+		Boot:  boot,
+		hooks: hooks,
 	}, nil
 }
 
@@ -97,11 +99,11 @@ func signingRegions(region string) []string {
 
 // Handler is the one handler of the listener: the AWS API calls (IAM, STS, Organizations)
 // are answered here; every other request, the registry's /v2/ included, goes to next.
-func (a *awsAPI) Handler(cfg Config, hooks awsAPIHooks, next http.Handler) http.Handler {
+func (a *awsAPI) Handler(cfg Config, next http.Handler) http.Handler {
 	e := awsproto.NewEndpoint(awsproto.EndpointConfig{
 		Authenticate: a.Authenticator.Authenticate,
 		NotFound:     next,
-		Observe:      hooks.Observe,
+		Observe:      a.hooks.Observe,
 		Logger:       cfg.Logger,
 	})
 	iamapi.Register(e, iamapi.Deps{Store: a.Store, Authorizer: a.Authorizer, Region: cfg.Region})

@@ -80,8 +80,11 @@ func syncDir(dir string) error {
 //	export AWS_REGION=us-east-1
 //
 // When the credentials file is gone (its secret cannot be shown again) it says so, on w and
-// in the log, and prints the other two lines.
+// in the log, and prints the other two lines. A nil w prints nothing (the log still warns).
 func (a *awsAPI) announce(w io.Writer, log *slog.Logger, l Layout, url, region string) error {
+	if w == nil {
+		w = io.Discard
+	}
 	path, err := filepath.Abs(l.Credentials())
 	if err != nil {
 		return fmt.Errorf("server: credentials file: %w", err)

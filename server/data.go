@@ -17,7 +17,9 @@ import (
 //
 //	DIR/blobs/        content-addressed blobs and uploads in progress (package blob/fs)
 //	DIR/meta.db       metadata: repositories, manifests, tags, GC queue (package store/sqlite)
-//	DIR/credentials   reserved: the first administrator's keys, written on first start
+//	DIR/iam.db        identities: accounts, users, groups, roles, policies, keys (package iam/iamsql)
+//	DIR/iam.key       the key that encrypts the identity store's secrets at rest (mode 0600)
+//	DIR/credentials   the management account's root access key, written on first start (awsapi.go)
 //	DIR/audit/        reserved: the audit trail
 type Layout string
 
@@ -27,7 +29,7 @@ func (l Layout) Blobs() string { return filepath.Join(string(l), "blobs") }
 // MetaDB is the SQLite metadata database.
 func (l Layout) MetaDB() string { return filepath.Join(string(l), "meta.db") }
 
-// Credentials is reserved for the first administrator's credentials.
+// Credentials is the AWS shared-credentials file written on first start (profile default).
 func (l Layout) Credentials() string { return filepath.Join(string(l), "credentials") }
 
 // Audit is reserved for the audit trail.

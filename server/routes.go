@@ -12,13 +12,14 @@ import (
 //
 // Routing by protocol (see design/ARCHITECTURE.md):
 //
-//	/v2/...                              OCI distribution API          package registry
-//	POST / with X-Amz-Target: ...ECR...  ECR JSON 1.1 API              (not built yet)
-//	POST / with Action=... (IAM, STS)    IAM / STS / Organizations     (not built yet)
+//	/v2/...                                   OCI distribution API       package registry
+//	POST / with X-Amz-Target: ...ECR...       ECR JSON 1.1 API           (not built yet)
+//	POST / with X-Amz-Target: AWSOrganiz...   Organizations JSON 1.1     package orgapi
+//	POST / (or GET /) with Action=...         IAM / STS query API        packages iamapi, stsapi
 //
-// The AWS APIs join this mux when their packages exist; until then only /v2/ answers and
-// every other path is 404.
-func compose(cfg Config, data *Data) (http.Handler, []Worker, error) {
+// The AWS APIs are served by api's endpoint (awsapi.go), which hands every other request to
+// the mux below; a path neither knows is 404.
+func compose(cfg Config, data *Data, api *awsAPI) (http.Handler, []Worker, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", registry.New(registry.Config{
 		Blobs:        data.Blobs,
@@ -39,7 +40,8 @@ func compose(cfg Config, data *Data) (http.Handler, []Worker, error) {
 		})
 		workers = append(workers, Worker{Name: "gc", Run: collector.Run})
 	}
-	return mux, workers, nil
+	workers = append(workers, api.SessionSweeper(cfg.Logger))
+	return api.Handler(cfg, mux), workers, nil
 }
 
 // graceOrMin maps a grace of 0 ("none") to the smallest positive duration, since the

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +31,10 @@ type Config struct {
 	ShutdownTimeout time.Duration // grace for requests in flight at shutdown; default 30s
 
 	Logger *slog.Logger // default: slog.Default()
+
+	// Stdout receives the lines a user copies to reach the AWS APIs (export
+	// AWS_SHARED_CREDENTIALS_FILE=..., AWS_ENDPOINT_URL=..., AWS_REGION=...); nil: not printed.
+	Stdout io.Writer
 }
 
 // Worker is a background duty that runs until its context is cancelled.
@@ -72,17 +77,32 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	handler, workers, err := compose(cfg, data)
+	api, err := openAWSAPI(ctx, cfg, data.Layout, awsAPIHooks{})
 	if err != nil {
 		data.Close()
+		return nil, err
+	}
+	closeAll := func() error { return errors.Join(api.Close(), data.Close()) }
+	if err := api.saveRootKey(data.Layout); err != nil {
+		closeAll()
+		return nil, err
+	}
+	handler, workers, err := compose(cfg, data, api)
+	if err != nil {
+		closeAll()
 		return nil, err
 	}
 	s, err := listen(cfg, tlsConfig, handler, workers)
 	if err != nil {
-		data.Close()
+		closeAll()
 		return nil, err
 	}
-	s.closeData = data.Close
+	s.closeData = closeAll
+	if err := api.announce(cfg.Stdout, cfg.Logger, data.Layout, s.URL(), cfg.Region); err != nil {
+		s.listener.Close()
+		closeAll()
+		return nil, err
+	}
 	return s, nil
 }
 
