@@ -54,16 +54,26 @@ type simulation struct {
 	identity []*policy.Policy
 	boundary *policy.Policy
 	resource *policy.Policy
-	types    map[string]iamtypes.PolicySourceType // by policy name (the SourcePolicyId)
-	docs     map[string]string                    // the documents' text, by policy name
+	// labels maps each policy's internal name (unique: a user's and a group's inline
+	// policies may share a name) to what the answer says about it.
+	labels map[string]label
 }
 
+// label is what MatchedStatements report about a policy.
+type label struct {
+	id  string // SourcePolicyId
+	typ iamtypes.PolicySourceType
+	doc string
+}
+
+// add records a policy's label and gives it a unique internal name.
 func (s *simulation) add(p labelled) {
-	if s.types == nil {
-		s.types, s.docs = map[string]iamtypes.PolicySourceType{}, map[string]string{}
+	if s.labels == nil {
+		s.labels = map[string]label{}
 	}
-	s.types[p.policy.Name] = p.typ
-	s.docs[p.policy.Name] = p.policy.Document()
+	internal := fmt.Sprintf("#%d", len(s.labels))
+	s.labels[internal] = label{id: p.policy.Name, typ: p.typ, doc: p.policy.Document()}
+	p.policy.Name = internal
 }
 
 // startPosition is where IAM's simulator says a statement starts: the column just inside its
@@ -440,10 +450,10 @@ func (s *simulation) result(req *policy.Request, set *policy.PolicySet) iamtypes
 		if out.Decision.Outcome == policy.ExplicitDeny && m.Effect != policy.Deny {
 			continue
 		}
-		matched = append(matched, iamtypes.Statement{SourcePolicyId: aws.String(m.PolicyName),
-			SourcePolicyType: s.types[m.PolicyName],
-			StartPosition:    startPosition(s.docs[m.PolicyName], m.Start),
-			EndPosition:      &iamtypes.Position{Line: int32(m.End.Line), Column: int32(m.End.Column)}})
+		l := s.labels[m.PolicyName]
+		matched = append(matched, iamtypes.Statement{SourcePolicyId: aws.String(l.id), SourcePolicyType: l.typ,
+			StartPosition: startPosition(l.doc, m.Start),
+			EndPosition:   &iamtypes.Position{Line: int32(m.End.Line), Column: int32(m.End.Column)}})
 	}
 	missing := out.MissingContextValues
 	if missing == nil {

@@ -221,12 +221,22 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 	if res[0].EvalDecision != "allowed" || res[1].EvalDecision != "allowed" || res[2].EvalDecision != "implicitDeny" {
 		t.Fatalf("alice: %+v", res)
 	}
-	sources := map[string]iamtypes.PolicySourceType{}
+	sources := map[string]bool{}
 	for _, m := range res[0].MatchedStatements {
-		sources[*m.SourcePolicyId] = m.SourcePolicyType
+		sources[*m.SourcePolicyId+"/"+string(m.SourcePolicyType)] = true
 	}
-	if sources["pull"] != iamtypes.PolicySourceTypeGroup || sources["AmazonEC2ContainerRegistryPowerUser"] != iamtypes.PolicySourceTypeAwsManaged {
+	if len(sources) != 2 || !sources["pull/group"] || !sources["AmazonEC2ContainerRegistryPowerUser/aws-managed"] {
 		t.Fatalf("matched statements of pull: %v", sources)
+	}
+	// A user's inline policy may share its name with a group's; both are reported.
+	must[*sdk.PutUserPolicyOutput](t)(c.PutUserPolicy(ctx, &sdk.PutUserPolicyInput{UserName: aws.String("alice"), PolicyName: aws.String("pull"), PolicyDocument: aws.String(readOnlyECR)}))
+	res = sim(aliceARN, "ecr:BatchGetImage")
+	sources = map[string]bool{}
+	for _, m := range res[0].MatchedStatements {
+		sources[*m.SourcePolicyId+"/"+string(m.SourcePolicyType)] = true
+	}
+	if len(sources) != 3 || !sources["pull/user"] || !sources["pull/group"] {
+		t.Fatalf("matched statements with a shared name: %v", sources)
 	}
 
 	// A boundary narrows the user's permissions, and the simulator says so.
