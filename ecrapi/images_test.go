@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path"
+	"strings"
 	"testing"
 	"time"
 
@@ -298,4 +300,42 @@ func TestLayerUploadRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantError(t, complete(id, d), "LayerAlreadyExistsException", d.String())
+}
+
+// TestUploadSessionsShared: an upload begun with InitiateLayerUpload can be finished on the
+// registry route, and one begun on the registry route with CompleteLayerUpload.
+func TestUploadSessionsShared(t *testing.T) {
+	c := start(t)
+	api := c.ecr(c.root)
+	must[*ecr.CreateRepositoryOutput](t)(api.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("shared")}))
+	content := []byte("bytes begun on the ECR API")
+	d := digest.FromBytes(content)
+	up := must[*ecr.InitiateLayerUploadOutput](t)(api.InitiateLayerUpload(ctx, &ecr.InitiateLayerUploadInput{RepositoryName: aws.String("shared")}))
+	req, _ := http.NewRequest(http.MethodPut, c.url+"/v2/"+c.acct+"/shared/blobs/uploads/"+aws.ToString(up.UploadId)+"?digest="+d.String(), bytes.NewReader(content))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("registry PUT of an ECR upload: %d", resp.StatusCode)
+	}
+	avail := must[*ecr.BatchCheckLayerAvailabilityOutput](t)(api.BatchCheckLayerAvailability(ctx, &ecr.BatchCheckLayerAvailabilityInput{
+		RepositoryName: aws.String("shared"), LayerDigests: []string{d.String()}}))
+	if len(avail.Layers) != 1 {
+		t.Fatalf("availability %+v", avail)
+	}
+
+	resp, err = http.Post(c.url+"/v2/"+c.acct+"/shared/blobs/uploads/", "application/octet-stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	location, _, _ := strings.Cut(resp.Header.Get("Location"), "?")
+	id := path.Base(location)
+	other := []byte("bytes begun on the registry route")
+	must[*ecr.UploadLayerPartOutput](t)(api.UploadLayerPart(ctx, &ecr.UploadLayerPartInput{RepositoryName: aws.String("shared"), UploadId: aws.String(id),
+		PartFirstByte: aws.Int64(0), PartLastByte: aws.Int64(int64(len(other) - 1)), LayerPartBlob: other}))
+	must[*ecr.CompleteLayerUploadOutput](t)(api.CompleteLayerUpload(ctx, &ecr.CompleteLayerUploadInput{RepositoryName: aws.String("shared"),
+		UploadId: aws.String(id), LayerDigests: []string{digest.FromBytes(other).String()}}))
 }
