@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -338,4 +339,54 @@ func TestUploadSessionsShared(t *testing.T) {
 		PartFirstByte: aws.Int64(0), PartLastByte: aws.Int64(int64(len(other) - 1)), LayerPartBlob: other}))
 	must[*ecr.CompleteLayerUploadOutput](t)(api.CompleteLayerUpload(ctx, &ecr.CompleteLayerUploadInput{RepositoryName: aws.String("shared"),
 		UploadId: aws.String(id), LayerDigests: []string{digest.FromBytes(other).String()}}))
+}
+
+// TestReferrers: ListImageReferrers lists the manifests whose subject is an image, filtered
+// by artifact type and paged.
+func TestReferrers(t *testing.T) {
+	c := start(t)
+	api := c.ecr(c.root)
+	must[*ecr.CreateRepositoryOutput](t)(api.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("refs")}))
+	subject := newImage(t, "subject")
+	must[*ecr.PutImageOutput](t)(subject.push(t, api, "refs", "v1"))
+	empty := []byte("{}")
+	uploadLayer(t, api, "refs", empty, 1<<20)
+	var want []string
+	for i, artifactType := range []string{"application/vnd.example.sbom", "application/vnd.example.sig", "application/vnd.example.sbom"} {
+		m := map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": artifactType,
+			"config":      map[string]any{"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest.FromBytes(empty), "size": 2},
+			"layers":      []any{},
+			"subject":     map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.digest, "size": len(subject.manifest)},
+			"annotations": map[string]string{"n": string(rune('a' + i))}}
+		b, _ := json.Marshal(m)
+		must[*ecr.PutImageOutput](t)(api.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String("refs"), ImageManifest: aws.String(string(b))}))
+		if artifactType == "application/vnd.example.sbom" {
+			want = append(want, digest.FromBytes(b).String())
+		}
+	}
+	var got []string
+	var token *string
+	for {
+		out := must[*ecr.ListImageReferrersOutput](t)(api.ListImageReferrers(ctx, &ecr.ListImageReferrersInput{RepositoryName: aws.String("refs"),
+			SubjectId: &types.SubjectIdentifier{ImageDigest: aws.String(subject.digest.String())}, MaxResults: aws.Int32(1), NextToken: token,
+			Filter: &types.ListImageReferrersFilter{ArtifactTypes: []string{"application/vnd.example.sbom"}}}))
+		for _, r := range out.Referrers {
+			if aws.ToString(r.ArtifactType) != "application/vnd.example.sbom" || r.Annotations["n"] == "" || aws.ToInt64(r.Size) == 0 {
+				t.Fatalf("referrer %+v", r)
+			}
+			got = append(got, aws.ToString(r.Digest))
+		}
+		if token = out.NextToken; token == nil {
+			break
+		}
+	}
+	slices.Sort(want)
+	if !equal(got, want) {
+		t.Fatalf("referrers %v, want %v", got, want)
+	}
+	scan := must[*ecr.PutImageScanningConfigurationOutput](t)(api.PutImageScanningConfiguration(ctx, &ecr.PutImageScanningConfigurationInput{
+		RepositoryName: aws.String("refs"), ImageScanningConfiguration: &types.ImageScanningConfiguration{ScanOnPush: true}}))
+	if !scan.ImageScanningConfiguration.ScanOnPush {
+		t.Fatalf("scanning %+v", scan)
+	}
 }
