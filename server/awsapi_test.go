@@ -101,7 +101,7 @@ func TestFirstStartAndRestart(t *testing.T) {
 	creds := readCredentials(t, l.Credentials())
 	abs, _ := filepath.Abs(l.Credentials())
 	env := exports(stdout.String())
-	if env["AWS_SHARED_CREDENTIALS_FILE"] != abs || env["AWS_ENDPOINT_URL"] != s.URL() || env["AWS_REGION"] != "us-east-1" || len(env) != 3 {
+	if env["AWS_SHARED_CREDENTIALS_FILE"] != abs || env["AWS_ENDPOINT_URL"] != s.URL() || env["AWS_REGION"] != "us-east-1" || env["AWS_DEFAULT_REGION"] != "us-east-1" || len(env) != 4 {
 		t.Fatalf("printed:\n%s", stdout.String())
 	}
 	entries, _ := os.ReadDir(dir)
@@ -145,7 +145,7 @@ func TestFirstStartAndRestart(t *testing.T) {
 		t.Error("the second start rewrote the credentials file")
 	}
 	env = exports(stdout.String())
-	if env["AWS_SHARED_CREDENTIALS_FILE"] != abs || env["AWS_ENDPOINT_URL"] != s.URL() || len(env) != 3 {
+	if env["AWS_SHARED_CREDENTIALS_FILE"] != abs || env["AWS_ENDPOINT_URL"] != s.URL() || len(env) != 4 {
 		t.Fatalf("second start printed:\n%s", stdout.String())
 	}
 	cfg = awsConfig(s.URL(), "us-east-1", creds)
@@ -185,7 +185,7 @@ func TestSigningRegions(t *testing.T) {
 	dir := t.TempDir()
 	var stdout bytes.Buffer
 	s := start(t, Config{DataDir: dir, Region: "eu-west-1", Stdout: &stdout})
-	if exports(stdout.String())["AWS_REGION"] != "eu-west-1" {
+	if env := exports(stdout.String()); env["AWS_REGION"] != "eu-west-1" || env["AWS_DEFAULT_REGION"] != "eu-west-1" {
 		t.Fatalf("printed:\n%s", stdout.String())
 	}
 	creds := readCredentials(t, Layout(dir).Credentials())

@@ -78,7 +78,10 @@ func syncDir(dir string) error {
 //	export AWS_SHARED_CREDENTIALS_FILE=/abs/DATA/credentials
 //	export AWS_ENDPOINT_URL=http://127.0.0.1:5000
 //	export AWS_REGION=us-east-1
+//	export AWS_DEFAULT_REGION=us-east-1
 //
+// The fourth line is for the clients built on botocore (aws CLI v1, boto3), which read the
+// region from AWS_DEFAULT_REGION only; the aws CLI v2 and the other SDKs read AWS_REGION.
 // When the credentials file is gone (its secret cannot be shown again) it says so, on w and
 // in the log, and prints the other two lines. A nil w prints nothing (the log still warns).
 func (a *awsAPI) announce(w io.Writer, log *slog.Logger, l Layout, url, region string) error {
@@ -110,6 +113,7 @@ func (a *awsAPI) announce(w io.Writer, log *slog.Logger, l Layout, url, region s
 	}
 	fmt.Fprintf(&b, "export AWS_ENDPOINT_URL=%s\n", shellQuote(url))
 	fmt.Fprintf(&b, "export AWS_REGION=%s\n", shellQuote(region))
+	fmt.Fprintf(&b, "export AWS_DEFAULT_REGION=%s\n", shellQuote(region))
 	_, err = io.WriteString(w, b.String())
 	return err
 }

@@ -43,7 +43,7 @@ which wins over the config file, which wins over the built-in default.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(stderr, getenv), newGCCommand(stdout, stderr, getenv), newVersionCommand(stdout))
+	root.AddCommand(newServeCommand(stdout, stderr, getenv), newGCCommand(stdout, stderr, getenv), newVersionCommand(stdout))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

@@ -13,16 +13,27 @@ import (
 	"github.com/coffer-registry/coffer/server"
 )
 
-func newServeCommand(stderr io.Writer, getenv func(string) string) *cobra.Command {
+func newServeCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	var o Options
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the registry",
-		Long: `Run the registry: the OCI distribution API under /v2/ on one listener.
+		Long: `Run the registry: the OCI distribution API under /v2/ and the AWS APIs (IAM, STS,
+Organizations, signed with SigV4) on one listener.
 
-The data directory is created when missing. It holds blobs/ (image content) and meta.db
-(SQLite metadata); nothing else needs to be installed. Repository names start with a
-12-digit account id, e.g. 127.0.0.1:5000/111122223333/team/app:1.
+The data directory is created when missing. It holds blobs/ (image content), meta.db
+(SQLite metadata), iam.db and iam.key (identities, secrets encrypted at rest); nothing else
+needs to be installed. Repository names start with a 12-digit account id, e.g.
+127.0.0.1:5000/111122223333/team/app:1.
+
+On first start (an empty data directory) serve creates the management account and its
+root access key, writes the key to DATA/credentials (AWS shared-credentials format, profile
+default, mode 0600) and prints on stdout, on every start, the lines that point the aws CLI
+and the SDKs at this server (botocore-based clients read only AWS_DEFAULT_REGION):
+  export AWS_SHARED_CREDENTIALS_FILE=/abs/DATA/credentials
+  export AWS_ENDPOINT_URL=http://127.0.0.1:5000
+  export AWS_REGION=us-east-1
+  export AWS_DEFAULT_REGION=us-east-1
 
 SIGTERM or SIGINT stops accepting connections, lets requests in flight finish (up to
 --shutdown-timeout), stops the background garbage collector and closes the data.
@@ -52,6 +63,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 				GCGrace:         o.GCGrace,
 				ShutdownTimeout: o.ShutdownTimeout,
 				Logger:          newLogger(stderr, o),
+				Stdout:          stdout,
 			})
 			if err != nil {
 				return err
