@@ -3,7 +3,6 @@ package audit
 import (
 	"bufio"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +63,7 @@ type Writer struct {
 	day     string
 	lastErr error
 	random  io.Reader // buffered crypto/rand for event ids
+	line    []byte    // the event being written, reused
 }
 
 type item struct {
@@ -221,12 +221,8 @@ func (w *Writer) take(it item, waiters []chan error) []chan error {
 			it.ev.EventID = id.String()
 		}
 	}
-	line, err := json.Marshal(it.ev)
-	if err != nil {
-		w.fail(fmt.Errorf("audit: encoding event: %w", err))
-		return waiters
-	}
-	line = append(line, '\n')
+	w.line = append(appendEvent(w.line[:0], it.ev), '\n')
+	line := w.line
 	if err := w.prepare(it.ev.EventTime, int64(len(line))); err != nil {
 		w.fail(err)
 		return waiters
