@@ -74,6 +74,20 @@ func TestAuthorization(t *testing.T) {
 	_, err = deployer.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("other")})
 	wantError(t, err, "RepositoryNotFoundException", "in the registry with id '"+b+"'")
 
+	// The registry policy grants and denies beside the repository policy (ECR's V2 scope).
+	must[*ecr.CreateRepositoryOutput](t)(admin.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("shared/one")}))
+	_, err = deployer.DescribeImages(ctx, &ecr.DescribeImagesInput{RegistryId: aws.String(c.acct), RepositoryName: aws.String("shared/one")})
+	wantError(t, err, "AccessDeniedException", "ecr:DescribeImages")
+	must[*ecr.PutRegistryPolicyOutput](t)(admin.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + b + `:root"},"Action":"ecr:DescribeImages","Resource":"` + c.repoARN(c.acct, "shared/*") + `"},
+		{"Effect":"Deny","Principal":"*","Action":"ecr:ListImages","Resource":"` + c.repoARN(c.acct, "*") + `"}]}`)}))
+	must[*ecr.DescribeImagesOutput](t)(deployer.DescribeImages(ctx, &ecr.DescribeImagesInput{RegistryId: aws.String(c.acct), RepositoryName: aws.String("shared/one")}))
+	must[*ecr.DescribeImagesOutput](t)(deployer.DescribeImages(ctx, &ecr.DescribeImagesInput{RegistryId: aws.String(c.acct), RepositoryName: aws.String("other")}))
+	_, err = admin.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("other")})
+	wantError(t, err, "AccessDeniedException", "explicit deny in a resource-based policy")
+	must[*ecr.DeleteRegistryPolicyOutput](t)(admin.DeleteRegistryPolicy(ctx, &ecr.DeleteRegistryPolicyInput{}))
+	must[*ecr.ListImagesOutput](t)(admin.ListImages(ctx, &ecr.ListImagesInput{RepositoryName: aws.String("other")}))
+
 	// Registry-wide actions need "*".
 	_, err = limited.DescribeRegistry(ctx, &ecr.DescribeRegistryInput{})
 	wantError(t, err, "AccessDeniedException", "ecr:DescribeRegistry on resource: *")
