@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, pinned and idempotently, the programs the test suite drives into <repo>/.tools/bin:
-# crane, regctl, oras, the OCI conformance suite (Go, built with `go install pkg@version`) and
-# skopeo (Debian package, installed when missing). Safe to run again: a tool already built at
+# crane, regctl, oras, the OCI conformance suite (Go, built with `go install pkg@version`),
+# and skopeo and the aws CLI (Debian packages, installed when missing). Safe to run again: a tool already built at
 # its pinned version is left alone.
 #
 # Why `go install pkg@version` and not `tool` lines in a go.mod: each tool is then built with the
@@ -39,15 +39,21 @@ for entry in "${go_tools[@]}"; do
 	(cd / && GOBIN="$bin" GOFLAGS= GO111MODULE=on CGO_ENABLED=0 go install "$pkg@$version")
 done
 
-if ! command -v skopeo >/dev/null 2>&1; then
+# Debian packages, installed only when their command is missing: skopeo, and the aws CLI
+# (the end-to-end tests of the AWS APIs drive it; images of this machine kind ship it).
+apt_packages=()
+command -v skopeo >/dev/null 2>&1 || apt_packages+=(skopeo)
+command -v aws >/dev/null 2>&1 || apt_packages+=(awscli)
+if [ ${#apt_packages[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
-		echo "install-test-tools: skopeo is missing; run 'apt-get install -y skopeo' as root" >&2
+		echo "install-test-tools: missing ${apt_packages[*]}; run 'apt-get install -y ${apt_packages[*]}' as root" >&2
 		exit 1
 	fi
-	echo "install-test-tools: installing skopeo (apt)"
+	echo "install-test-tools: installing ${apt_packages[*]} (apt)"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq skopeo >/dev/null
+	apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 echo "install-test-tools: skopeo $(skopeo --version | awk '{print $3}') ready"
+echo "install-test-tools: $(aws --version 2>&1 | awk '{print $1}') ready"
 echo "install-test-tools: tools in $bin"
