@@ -222,8 +222,12 @@ func (s *service) describeRepositories(ctx context.Context, in *ecr.DescribeRepo
 		return nil, err
 	}
 	// Listing every repository is authorized on all of them: repository/*.
-	if err := s.Authorizer.Authorize(ctx, authz.Check{Action: "ecr:DescribeRepositories", Resource: s.repositoryARN(account, "*"),
-		ResourceAccount: account}); err != nil {
+	registryPolicy, err := s.registryPolicy(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, authz.Check{Action: "ecr:DescribeRepositories", Resource: s.repositoryARN(account, "*"),
+		ResourceAccount: account}, registryPolicy); err != nil {
 		return nil, err
 	}
 	repos, err := s.Store.ListRepositories(ctx, account, after, limit+1)
