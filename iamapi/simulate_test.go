@@ -309,4 +309,11 @@ func TestSimulatorMatchesTheCLIDocumentationExample(t *testing.T) {
 		*m.EndPosition != (iamtypes.Position{Line: 1, Column: 167}) {
 		t.Fatalf("matched %s %q %+v %+v", *m.SourcePolicyId, m.SourcePolicyType, *m.StartPosition, *m.EndPosition)
 	}
+	// Example 2: a time before the condition's is an implicit deny with no matched statement.
+	out = must[*sdk.SimulateCustomPolicyOutput](t)(w.root.SimulateCustomPolicy(context.Background(), &sdk.SimulateCustomPolicyInput{
+		PolicyInputList: []string{doc}, ActionNames: []string{"dynamodb:CreateBackup"},
+		ContextEntries: []iamtypes.ContextEntry{{ContextKeyName: aws.String("aws:CurrentTime"), ContextKeyValues: []string{"2014-04-25T11:00:00Z"}, ContextKeyType: iamtypes.ContextKeyTypeEnumDate}}}))
+	if r := out.EvaluationResults[0]; r.EvalDecision != "implicitDeny" || len(r.MatchedStatements) != 0 || len(r.MissingContextValues) != 0 {
+		t.Fatalf("example 2: %+v", r)
+	}
 }
