@@ -149,6 +149,7 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 	if !d.Allowed() {
 		r.Message = policy.DeniedMessage(&req, d)
 	}
+	e.release(pctx)
 	return r, nil
 }
 

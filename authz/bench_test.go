@@ -74,8 +74,8 @@ func BenchmarkAuthorize(b *testing.B) {
 	})
 }
 
-// BenchmarkAuthorizeNewContext builds the request context on every request (each one in a
-// new second): the cost a request pays when nothing about its context is cached.
+// BenchmarkAuthorizeNewContext is BenchmarkAuthorize with each request in a new second (the
+// clock's context values formatted for every request).
 func BenchmarkAuthorizeNewContext(b *testing.B) {
 	a, ctx, check, rc := benchSetup(b)
 	b.ReportAllocs()

@@ -3,6 +3,7 @@ package authz
 import (
 	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ type principalEntry struct {
 	static *policy.Context  // aws:PrincipalArn, aws:userid, aws:PrincipalTag/K, ...
 	mfa    bool             // MFA was used to get the credentials, at unix second mfaAt
 	mfaAt  int64
+	layers sync.Pool // *policy.Context layers on static, reused by the principal's requests
 }
 
 // requestFacts is what a request context is built from, besides the principal.
@@ -32,9 +34,15 @@ type requestFacts struct {
 	keys            []Key
 }
 
-// context builds the request context for f on the principal's keys.
+// context builds the request context for f on the principal's keys; give it back with
+// release once the decision is made.
 func (e *principalEntry) context(f *requestFacts) (*policy.Context, error) {
-	c := e.static.Layer()
+	c, ok := e.layers.Get().(*policy.Context)
+	if ok {
+		c.Reset()
+	} else {
+		c = e.static.Layer()
+	}
 	second := f.at.Unix()
 	clock := clockAt(second)
 	c.MustSet("aws:CurrentTime", policy.TypeDate, clock.currentTime)
@@ -57,11 +65,15 @@ func (e *principalEntry) context(f *requestFacts) (*policy.Context, error) {
 	}
 	for _, k := range f.keys {
 		if err := c.Set(k.Name, k.Type, k.Values...); err != nil {
+			e.release(c)
 			return nil, err
 		}
 	}
 	return c, nil
 }
+
+// release takes back a context from context; nothing may use it afterwards.
+func (e *principalEntry) release(c *policy.Context) { e.layers.Put(c) }
 
 // clock is aws:CurrentTime and aws:EpochTime for one second, formatted once for every
 // request within it.

@@ -184,7 +184,7 @@ func TestCheckKeys(t *testing.T) {
 		return authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app"),
 			Keys: []authz.Key{{Name: "ecr:ResourceTag/stage", Type: policy.TypeString, Values: []string{stage}}}}
 	}
-	// Alternate, so that each decision needs its own context.
+	// Alternate: each decision reads the keys of its own Check.
 	for range 3 {
 		wantAllowed(t, w.authz.Authorize(nia, check("dev")))
 		wantDeniedError(t, w.authz.Authorize(nia, check("prod")))

@@ -164,7 +164,7 @@ func compileCondValue(op operator, raw string, kind byte, vars bool) (condValue,
 
 // eval decides the condition against the request context.
 func (c *condition) eval(ctx *Context) bool {
-	vals, _ := ctx.lookup(c.lkey, c.hash)
+	vals, _ := ctx.lookup(c.lkey, c.key, c.hash)
 	if c.op.fam == famNull {
 		absent := len(vals) == 0
 		for i := range c.values {

@@ -88,15 +88,17 @@ type ctxEntry struct {
 	n      int32
 }
 
-// is reports whether the entry is for an already lower-cased key with hash foldHash(key).
-func (e *ctxEntry) is(lowerKey string, hash uint64) bool {
+// is reports whether the entry is for key, given lower-cased as lowerKey and as written
+// (in the policy) as key, with hash foldHash(key). A key written as it was set compares
+// at once.
+func (e *ctxEntry) is(lowerKey, key string, hash uint64) bool {
 	if e.hash != hash {
 		return false
 	}
 	if e.folded {
 		return e.key == lowerKey
 	}
-	return asciiLowerEqual(e.key, lowerKey)
+	return e.key == key || asciiLowerEqual(e.key, lowerKey)
 }
 
 // hashSlot is one entry of a large context's index, sorted by hash.
@@ -216,6 +218,10 @@ func newCtxValue(key string, typ ValueType, raw string) (ctxValue, error) {
 		}
 		return v, nil // "true" and "false" are no number, date or address
 	case TypeNumeric, TypeNumericList:
+		if n, ok := smallNumber(raw); ok {
+			v.num, v.has = float64(n), hasNum
+			break
+		}
 		f, err := strconv.ParseFloat(raw, 64)
 		if err != nil {
 			return v, fmt.Errorf("policy: context key %s: %q is not numeric", key, raw)
@@ -227,6 +233,11 @@ func newCtxValue(key string, typ ValueType, raw string) (ctxValue, error) {
 			return v, fmt.Errorf("policy: context key %s: %q is not a date", key, raw)
 		}
 		v.setDate(t)
+	}
+	if n, ok := smallNumber(raw); ok {
+		// Digits read as a number and as epoch seconds, and never as an address.
+		v.num, v.sec, v.nsec, v.has = float64(n), n, 0, v.has|hasNum|hasDate
+		return v, nil
 	}
 	if v.has&hasNum == 0 && mayBeFloat(raw) {
 		if f, err := strconv.ParseFloat(raw, 64); err == nil {
@@ -256,7 +267,7 @@ func (c *Context) MustSet(key string, typ ValueType, values ...string) *Context 
 
 // Lookup returns the raw values of key (any case) and whether the key is present.
 func (c *Context) Lookup(key string) ([]string, bool) {
-	vals, ok := c.lookup(strings.ToLower(key), foldHash(key))
+	vals, ok := c.lookup(strings.ToLower(key), key, foldHash(key))
 	if !ok {
 		return nil, false
 	}
@@ -272,7 +283,7 @@ func (c *Context) Lookup(key string) ([]string, bool) {
 func (c *Context) own(lowerKey, key string, hash uint64) int {
 	match := func(e *ctxEntry) bool {
 		if lowerKey != "" {
-			return e.is(lowerKey, hash)
+			return e.is(lowerKey, key, hash)
 		}
 		return e.hash == hash && !e.folded && asciiEqualFold(e.key, key)
 	}
@@ -298,20 +309,20 @@ func (c *Context) firstSlot(hash uint64) int {
 	return at
 }
 
-// find returns the entry for an already lower-cased key and its foldHash, in c or the
-// contexts under it, and the context that holds it.
-func (c *Context) find(lowerKey string, hash uint64) (*Context, *ctxEntry) {
+// find returns the entry for a key (lower-cased, as written, and its foldHash), in c or
+// the contexts under it, and the context that holds it.
+func (c *Context) find(lowerKey, key string, hash uint64) (*Context, *ctxEntry) {
 	for ; c != nil; c = c.base {
 		if len(c.entries) <= indexFrom {
 			for i := range c.entries {
-				if e := &c.entries[i]; e.hash == hash && e.is(lowerKey, hash) {
+				if e := &c.entries[i]; e.hash == hash && e.is(lowerKey, key, hash) {
 					return c, e
 				}
 			}
 			continue
 		}
 		for at := c.firstSlot(hash); at < len(c.index) && c.index[at].hash == hash; at++ {
-			if e := &c.entries[c.index[at].i]; e.is(lowerKey, hash) {
+			if e := &c.entries[c.index[at].i]; e.is(lowerKey, key, hash) {
 				return c, e
 			}
 		}
@@ -319,9 +330,10 @@ func (c *Context) find(lowerKey string, hash uint64) (*Context, *ctxEntry) {
 	return nil, nil
 }
 
-// lookup takes an already lower-cased key and its foldHash and returns the key's values.
-func (c *Context) lookup(lowerKey string, hash uint64) ([]ctxValue, bool) {
-	in, e := c.find(lowerKey, hash)
+// lookup takes a key lower-cased, as written, and its foldHash, and returns the key's
+// values.
+func (c *Context) lookup(lowerKey, key string, hash uint64) ([]ctxValue, bool) {
+	in, e := c.find(lowerKey, key, hash)
 	if e == nil {
 		return nil, false
 	}
@@ -329,8 +341,8 @@ func (c *Context) lookup(lowerKey string, hash uint64) ([]ctxValue, bool) {
 }
 
 // single is the value of a policy variable: only a key with exactly one value resolves.
-func (c *Context) single(lowerKey string, hash uint64) (string, bool) {
-	in, e := c.find(lowerKey, hash)
+func (c *Context) single(lowerKey, key string, hash uint64) (string, bool) {
+	in, e := c.find(lowerKey, key, hash)
 	if e == nil || e.n != 1 || isListType(e.typ) {
 		return "", false
 	}
@@ -529,6 +541,22 @@ func mayBeIP(s string) bool {
 		}
 	}
 	return true
+}
+
+// smallNumber reads a string of at most 15 decimal digits, which strconv.ParseFloat and
+// ParseInt read as exactly this number.
+func smallNumber(s string) (int64, bool) {
+	if s == "" || len(s) > 15 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
 }
 
 func isDigits(s string) bool {

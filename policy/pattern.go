@@ -111,7 +111,7 @@ func (p *pattern) hasVars() bool {
 
 // resolve gives a variable's value: the context's single value, else its default.
 func (t *token) resolve(ctx *Context) (string, bool) {
-	if v, ok := ctx.single(t.text, t.hash); ok {
+	if v, ok := ctx.single(t.text, t.name, t.hash); ok {
 		return v, true
 	}
 	if t.hasDef {

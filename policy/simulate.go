@@ -37,7 +37,7 @@ func Simulate(req *Request, set *PolicySet) Simulation {
 			}
 			for _, key := range st.referencedKeys() {
 				lk := strings.ToLower(key)
-				if _, ok := req.Context.lookup(lk, foldHash(lk)); !ok && !seen[lk] {
+				if _, ok := req.Context.lookup(lk, key, foldHash(lk)); !ok && !seen[lk] {
 					seen[lk] = true
 					sim.MissingContextValues = append(sim.MissingContextValues, key)
 				}
