@@ -428,3 +428,27 @@ func TestTags(t *testing.T) {
 		t.Fatalf("a rejected TagUser left %d tags", len(ut.Tags))
 	}
 }
+
+// GetAccountAuthorizationDetails pages across users, groups, roles and policies.
+func TestAuthorizationDetailsPages(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	c := w.root
+	for _, name := range []string{"u1", "u2"} {
+		must[*sdk.CreateUserOutput](t)(c.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String(name)}))
+	}
+	must[*sdk.CreateGroupOutput](t)(c.CreateGroup(ctx, &sdk.CreateGroupInput{GroupName: aws.String("g")}))
+	must[*sdk.CreatePolicyOutput](t)(c.CreatePolicy(ctx, &sdk.CreatePolicyInput{PolicyName: aws.String("p"), PolicyDocument: aws.String(readOnlyECR)}))
+	users, groups, policies, pages := 0, 0, 0, 0
+	p := sdk.NewGetAccountAuthorizationDetailsPaginator(c, &sdk.GetAccountAuthorizationDetailsInput{MaxItems: aws.Int32(1)})
+	for p.HasMorePages() {
+		out := must[*sdk.GetAccountAuthorizationDetailsOutput](t)(p.NextPage(ctx))
+		pages++
+		users += len(out.UserDetailList)
+		groups += len(out.GroupDetailList)
+		policies += len(out.Policies)
+	}
+	if users != 2 || groups != 1 || policies != 1 || pages != 4 {
+		t.Fatalf("%d pages: %d users, %d groups, %d policies", pages, users, groups, policies)
+	}
+}
