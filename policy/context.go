@@ -386,21 +386,36 @@ func asciiLowerEqual(name, lower string) bool {
 	return true
 }
 
-// scanKey is foldHash(key) and whether key is ASCII and has upper-case letters, in one pass.
+// scanKey hashes key with ASCII letters folded to lower case, eight bytes at a time,
+// and reports whether key is ASCII and has upper-case letters.
 func scanKey(key string) (hash uint64, ascii, upper bool) {
-	hash, ascii = 14695981039346656037, true
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-			upper = true
-		} else if c >= utf8.RuneSelf {
-			ascii = false
-		}
-		hash ^= uint64(c)
-		hash *= 1099511628211
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+		prime = 1099511628211
+	)
+	hash = 14695981039346656037
+	var ups, nonASCII uint64
+	s := key
+	for ; len(s) >= 8; s = s[8:] {
+		x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		low := x &^ highs // each byte's low seven bits: adding below cannot carry across bytes
+		up := (low + (0x80-'A')*ones) &^ (low + (0x80-'Z'-1)*ones) &^ x & highs
+		ups |= up
+		nonASCII |= x & highs
+		hash = (hash ^ (x | up>>2)) * prime
 	}
-	return hash, ascii, upper
+	for i := 0; i < len(s); i++ {
+		c := uint64(s[i])
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+			ups = 1
+		}
+		nonASCII |= c & 0x80
+		hash = (hash ^ c) * prime
+	}
+	return hash, nonASCII == 0, ups != 0
 }
 
 func isListType(t ValueType) bool {

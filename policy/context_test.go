@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 )
 
 // naiveReadings is how Set prepared values before it checked strings cheaply first: every
@@ -291,12 +293,28 @@ func reportCPU(b *testing.B, cpu0 int64) {
 	}
 }
 
+// scanKey folds exactly the ASCII letters, whatever their position in the word.
 func TestScanKey(t *testing.T) {
-	for _, k := range []string{"", "aws:username", "AWS:UserName", "aws:Straße", "aws:\u212a"} {
-		hash, ascii, upper := scanKey(k)
-		if hash != foldHash(k) || ascii != (strings.ToValidUTF8(k, "") == k && !strings.ContainsFunc(k, func(r rune) bool { return r >= 0x80 })) ||
-			upper != strings.ContainsFunc(k, func(r rune) bool { return 'A' <= r && r <= 'Z' }) {
-			t.Errorf("%q: %x %v %v", k, hash, ascii, upper)
+	rapid.Check(t, func(rt *rapid.T) {
+		key := rapid.StringOfN(rapid.SampledFrom([]rune("aAzZ@[`{:/-09ß\u212a\x7f")), 0, 40, -1).Draw(rt, "key")
+		hash, ascii, upper := scanKey(key)
+		lower := strings.Map(func(r rune) rune {
+			if 'A' <= r && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		}, key)
+		if h, _, u := scanKey(lower); h != hash || u {
+			rt.Fatalf("%q and %q hash apart", key, lower)
 		}
-	}
+		if ascii != isASCII(key) || upper != (lower != key) {
+			rt.Fatalf("%q: ascii %v, upper %v", key, ascii, upper)
+		}
+		if len(key) > 0 {
+			other := key[:len(key)-1] + "!"
+			if other != key && strings.ToLower(other) != strings.ToLower(key) && foldHash(other) == hash {
+				rt.Fatalf("%q and %q hash alike", key, other)
+			}
+		}
+	})
 }

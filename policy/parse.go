@@ -795,17 +795,9 @@ func compileStatement(st *jnode, kind Kind, vars bool) (Statement, error) {
 	return s, nil
 }
 
-// foldHash is an FNV-1a hash of s with ASCII letters lower-cased.
+// foldHash hashes s with ASCII letters folded to lower case (see scanKey).
 func foldHash(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
+	h, _, _ := scanKey(s)
 	return h
 }
 
