@@ -157,59 +157,90 @@ func (w *Writer) Close() error {
 
 func (w *Writer) run() {
 	defer w.wg.Done()
-	ticker := time.NewTicker(w.cfg.SyncInterval)
-	defer ticker.Stop()
-	var waiters []chan error
-	dirty := false // written to the file since the last fsync
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var (
+		waiters  []chan error
+		dirty    bool // written to the file since the last fsync
+		lastSync = time.Now()
+	)
 	for {
-		select {
-		case it, ok := <-w.queue:
-			if !ok {
+		var (
+			it item
+			ok bool
+		)
+		if dirty {
+			// Wait for more, but not past the moment the written events are due on disk.
+			timer.Reset(max(w.cfg.SyncInterval-time.Since(lastSync), 0))
+			select {
+			case it, ok = <-w.queue:
+				timer.Stop()
+			case <-timer.C:
 				w.sync()
-				if w.f != nil {
-					if err := w.f.Close(); err != nil && w.lastErr == nil {
-						w.lastErr = err
-					}
-				}
-				return
+				dirty, lastSync = false, time.Now()
+				continue
 			}
-			waiters = w.take(it, waiters)
-			// Gather what else is waiting into the same batch.
-		batch:
-			for n := 1; n < w.cfg.MaxBatch; n++ {
-				select {
-				case more, ok := <-w.queue:
-					if !ok {
-						break batch // Close: the next receive ends the loop
-					}
-					waiters = w.take(more, waiters)
-				default:
+		} else {
+			it, ok = <-w.queue
+		}
+		if !ok {
+			w.sync()
+			if w.f != nil {
+				if err := w.f.Close(); err != nil && w.lastErr == nil {
+					w.lastErr = err
+				}
+			}
+			return
+		}
+		waiters = w.take(it, waiters)
+		closing := false
+		// Gather what else is waiting into the same batch.
+	batch:
+		for n := 1; n < w.cfg.MaxBatch; n++ {
+			select {
+			case more, ok := <-w.queue:
+				if !ok {
+					closing = true
 					break batch
 				}
-			}
-			if w.buf != nil {
-				if err := w.buf.Flush(); err != nil { // to the page cache at once
-					w.fail(err)
-				}
-			}
-			dirty = true
-			if len(waiters) > 0 {
-				w.sync()
-				dirty = false
-				for _, c := range waiters {
-					c <- w.lastErr
-				}
-				w.lastErr = nil
-				waiters = waiters[:0]
-			}
-		case <-ticker.C:
-			if dirty {
-				w.sync()
-				dirty = false
+				waiters = w.take(more, waiters)
+			default:
+				break batch
 			}
 		}
+		if w.buf != nil {
+			if err := w.buf.Flush(); err != nil { // to the page cache at once
+				w.fail(err)
+			}
+		}
+		dirty = true
+		if len(waiters) > 0 || closing || time.Since(lastSync) >= w.cfg.SyncInterval {
+			w.sync()
+			dirty, lastSync = false, time.Now()
+		}
+		for _, c := range waiters {
+			c <- w.lastErr
+		}
+		if len(waiters) > 0 {
+			w.lastErr = nil
+			waiters = waiters[:0]
+		}
+		if closing {
+			if w.f != nil {
+				if err := w.f.Close(); err != nil && w.lastErr == nil {
+					w.lastErr = err
+				}
+			}
+			return
+		}
+		// Let the queue fill for a moment: requests then enqueue without waking this
+		// goroutine, which takes them in batches.
+		time.Sleep(lingerTime)
 	}
 }
+
+// lingerTime is the pause between two batches (the queue holds 8192 events meanwhile).
+const lingerTime = time.Millisecond
 
 func (w *Writer) take(it item, waiters []chan error) []chan error {
 	if it.flushed != nil {
