@@ -134,8 +134,8 @@ const layerRoom = 12
 // layer is a Context with room for its first keys, in one allocation.
 type layer struct {
 	Context
-	entries [layerRoom]ctxEntry
-	values  [layerRoom]ctxValue
+	entryRoom [layerRoom]ctxEntry
+	valueRoom [layerRoom]ctxValue
 }
 
 // Layer returns an empty context on top of c: it holds every key of c, and a key set in
@@ -144,7 +144,7 @@ type layer struct {
 // single-valued keys costs one allocation.
 func (c *Context) Layer() *Context {
 	l := &layer{}
-	l.Context = Context{base: c, entries: l.entries[:0], values: l.values[:0]}
+	l.Context = Context{base: c, entries: l.entryRoom[:0], values: l.valueRoom[:0]}
 	return &l.Context
 }
 
