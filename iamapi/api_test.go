@@ -1,8 +1,10 @@
 package iamapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base32"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -351,6 +353,11 @@ func TestVirtualMFADevices(t *testing.T) {
 	seed, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(string(d.VirtualMFADevice.Base32StringSeed))
 	if err != nil {
 		t.Fatalf("seed %q: %v", d.VirtualMFADevice.Base32StringSeed, err)
+	}
+	// The QR code for authenticator apps is a PNG image.
+	img, err := png.Decode(bytes.NewReader(d.VirtualMFADevice.QRCodePNG))
+	if err != nil || img.Bounds().Dx() < 200 || img.Bounds().Dx() != img.Bounds().Dy() {
+		t.Fatalf("QRCodePNG: %v", err)
 	}
 	unassigned := must[*sdk.ListVirtualMFADevicesOutput](t)(c.ListVirtualMFADevices(ctx, &sdk.ListVirtualMFADevicesInput{AssignmentStatus: iamtypes.AssignmentStatusTypeUnassigned}))
 	if len(unassigned.VirtualMFADevices) != 1 {

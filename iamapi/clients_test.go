@@ -173,6 +173,12 @@ func TestAWSCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("seed file %q: %v", raw, err)
 	}
+	// The other bootstrap method writes the QR code as a PNG file.
+	qrFile := filepath.Join(dir, "qr.png")
+	w.mustCLI(t, "iam", "create-virtual-mfa-device", "--virtual-mfa-device-name", "alice-tablet", "--outfile", qrFile, "--bootstrap-method", "QRCodePNG")
+	if qr, err := os.ReadFile(qrFile); err != nil || !bytes.HasPrefix(qr, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("QR code file: %v", err)
+	}
 	step := iam.TOTPStepAt(w.now())
 	w.mustCLI(t, "iam", "enable-mfa-device", "--user-name", "alice", "--serial-number", serial,
 		"--authentication-code1", iam.HOTP(seed, step-1, 6), "--authentication-code2", iam.HOTP(seed, step, 6))

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/skip2/go-qrcode"
 
 	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/iam"
@@ -198,8 +199,14 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
+		// The QR code an authenticator app scans: the otpauth:// URI of the seed, as a PNG.
+		png, err := qrcode.Encode(d.OTPAuthURI, qrcode.Medium, 256)
+		if err != nil {
+			return nil, err
+		}
 		return &sdk.CreateVirtualMFADeviceOutput{VirtualMFADevice: &iamtypes.VirtualMFADevice{
-			SerialNumber: aws.String(d.SerialNumber), Base32StringSeed: []byte(d.Base32Seed), Tags: optionalTags(d.Tags)}}, nil
+			SerialNumber: aws.String(d.SerialNumber), Base32StringSeed: []byte(d.Base32Seed), QRCodePNG: png,
+			Tags: optionalTags(d.Tags)}}, nil
 	})
 
 	op(e, "EnableMFADevice", func(ctx context.Context, in *enableMFAIn) (*awsproto.NoOutput, error) {
