@@ -64,6 +64,9 @@ type coffer struct {
 	Host string // host:port for clients
 	URL  string // http://host:port
 
+	// Stdout is what the server printed on stdout: the export lines of its AWS environment.
+	Stdout *syncBuffer
+
 	cmd  *exec.Cmd
 	log  *syncBuffer
 	done chan struct{}
@@ -86,7 +89,8 @@ func startCoffer(t *testing.T, dir string, extraArgs ...string) *coffer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &coffer{t: t, Data: dir, cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	c := &coffer{t: t, Data: dir, cmd: cmd, log: &syncBuffer{}, Stdout: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = c.Stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
