@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/coffer-registry/coffer/auth"
+	"github.com/coffer-registry/coffer/auth/registrytoken"
 	"github.com/coffer-registry/coffer/authz"
 	"github.com/coffer-registry/coffer/awsproto"
+	"github.com/coffer-registry/coffer/ecrapi"
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
 	"github.com/coffer-registry/coffer/iamapi"
@@ -26,6 +28,9 @@ func (l Layout) IAMDB() string { return filepath.Join(string(l), "iam.db") }
 // IAMKey is the key that encrypts the identity store's secrets at rest.
 func (l Layout) IAMKey() string { return filepath.Join(string(l), "iam.key") }
 
+// RegistryTokenKey is the HMAC key of the registry passwords GetAuthorizationToken issues.
+func (l Layout) RegistryTokenKey() string { return filepath.Join(string(l), registrytoken.KeyFile) }
+
 // sessionSweepInterval is the pause between removals of expired temporary credentials.
 const sessionSweepInterval = 10 * time.Minute
 
@@ -33,13 +38,16 @@ const sessionSweepInterval = 10 * time.Minute
 const globalRegion = "us-east-1"
 
 // awsAPI is the identity store and what stands on it: SigV4 authentication, the policy
-// authorizer and the AWS APIs (IAM, STS, Organizations) served beside the registry.
+// authorizer, the registry tokens and the AWS APIs (ECR, IAM, STS, Organizations) served
+// beside the registry.
 type awsAPI struct {
 	Store         *iamsql.Service
 	Authenticator *auth.APIAuthenticator
 	Authorizer    *authz.PolicyAuthorizer
+	Tokens        *registrytoken.Tokens   // registry passwords: issued by ECR, verified on /v2/
 	Boot          *iamsql.BootstrapResult // what the first-start bootstrap found or made
 	hooks         awsAPIHooks
+	endpoint      *awsproto.Endpoint // set by Handler
 }
 
 // awsAPIHooks are the optional observers of the AWS APIs (the audit trail).
@@ -65,8 +73,14 @@ func openAWSAPI(ctx context.Context, cfg Config, l Layout, hooks awsAPIHooks) (*
 		store.Close()
 		return nil, fmt.Errorf("server: first-start bootstrap: %w", err)
 	}
+	tokens, err := openTokens(l, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	return &awsAPI{
-		Store: store,
+		Tokens: tokens,
+		Store:  store,
 		Authenticator: auth.NewAPIAuthenticator(auth.APIConfig{
 			Store:   store,
 			Regions: signingRegions(cfg.Region),
@@ -80,6 +94,19 @@ func openAWSAPI(ctx context.Context, cfg Config, l Layout, hooks awsAPIHooks) (*
 		Boot:  boot,
 		hooks: hooks,
 	}, nil
+}
+
+// openTokens loads (creating on first start) the registry-token key and builds the tokens.
+func openTokens(l Layout, store *iamsql.Service) (*registrytoken.Tokens, error) {
+	key, err := iam.LoadOrCreateKey(l.RegistryTokenKey())
+	if err != nil {
+		return nil, fmt.Errorf("server: registry token key: %w", err)
+	}
+	tokens, err := registrytoken.New(registrytoken.Config{Key: key, Store: store})
+	if err != nil {
+		return nil, fmt.Errorf("server: registry tokens: %w", err)
+	}
+	return tokens, nil
 }
 
 // validatePolicy checks a document with the policy engine, the same parser that evaluates it.
@@ -97,8 +124,9 @@ func signingRegions(region string) []string {
 	return []string{region, globalRegion}
 }
 
-// Handler is the one handler of the listener: the AWS API calls (IAM, STS, Organizations)
-// are answered here; every other request, the registry's /v2/ included, goes to next.
+// Handler is the one handler of the listener: the AWS API calls (IAM, STS, Organizations,
+// and ECR once RegisterECR ran) are answered here; every other request, the registry's /v2/
+// included, goes to next.
 func (a *awsAPI) Handler(cfg Config, next http.Handler) http.Handler {
 	e := awsproto.NewEndpoint(awsproto.EndpointConfig{
 		Authenticate: a.Authenticator.Authenticate,
@@ -109,7 +137,24 @@ func (a *awsAPI) Handler(cfg Config, next http.Handler) http.Handler {
 	iamapi.Register(e, iamapi.Deps{Store: a.Store, Authorizer: a.Authorizer, Region: cfg.Region})
 	stsapi.Register(e, stsapi.Deps{Identities: a.Store, Authorizer: a.Authorizer})
 	orgapi.Register(e, orgapi.Deps{Identities: a.Store, Authorizer: a.Authorizer})
+	a.endpoint = e
 	return e
+}
+
+// RegisterECR adds the ECR API to the endpoint Handler built. It runs once the listener is
+// bound, before serving, since ECR's answers (repositoryUri, proxyEndpoint) name the
+// registry's host:port and scheme.
+func (a *awsAPI) RegisterECR(cfg Config, data *Data, host, scheme string) {
+	ecrapi.Register(a.endpoint, ecrapi.Deps{
+		Store:          data.Meta,
+		Blobs:          data.Blobs,
+		Authorizer:     a.Authorizer,
+		Tokens:         a.Tokens,
+		Region:         cfg.Region,
+		RegistryHost:   host,
+		RegistryScheme: scheme,
+		Logger:         cfg.Logger,
+	})
 }
 
 // SessionSweeper is the worker that removes expired temporary credentials, at start and then

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	sdkiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -211,5 +212,42 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(in); got != want {
 			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// ECR answers on the same listener, naming the listener's host in its URIs, and its
+// registry passwords are signed with DATA/registry-token.key.
+func TestECROnTheSameListener(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, Config{DataDir: dir})
+	cfg := awsConfig(s.URL(), "us-east-1", readCredentials(t, Layout(dir).Credentials()))
+	client := ecr.NewFromConfig(cfg)
+	ctx := context.Background()
+	repo, err := client.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("team/app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uri := *repo.Repository.RepositoryUri; !strings.HasPrefix(uri, s.Addr().String()+"/") || !strings.HasSuffix(uri, "/team/app") {
+		t.Errorf("repositoryUri %s does not name the listener %s", uri, s.Addr())
+	}
+	tok, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep := *tok.AuthorizationData[0].ProxyEndpoint; ep != s.URL() {
+		t.Errorf("proxyEndpoint %s, want %s", ep, s.URL())
+	}
+	if st, err := os.Stat(Layout(dir).RegistryTokenKey()); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("registry token key: %v %v", st, err)
+	}
+	resp, err := http.Get(s.URL() + "/v2/" + *repo.Repository.RegistryId + "/team/app/tags/list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	// 404 NAME_UNKNOWN would mean the two APIs see different stores; 401 is the registry
+	// asking for a token, once it requires one.
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the registry does not know the repository ECR created: %s", resp.Status)
 	}
 }

@@ -19,6 +19,7 @@ import (
 //	DIR/meta.db       metadata: repositories, manifests, tags, GC queue (package store/sqlite)
 //	DIR/iam.db        identities: accounts, users, groups, roles, policies, keys (package iam/iamsql)
 //	DIR/iam.key       the key that encrypts the identity store's secrets at rest (mode 0600)
+//	DIR/registry-token.key  the HMAC key of registry passwords (GetAuthorizationToken; 0600)
 //	DIR/credentials   the management account's root access key, written on first start (awsapi.go)
 //	DIR/audit/        reserved: the audit trail
 type Layout string

@@ -13,7 +13,7 @@ import (
 // Routing by protocol (see design/ARCHITECTURE.md):
 //
 //	/v2/...                                   OCI distribution API       package registry
-//	POST / with X-Amz-Target: ...ECR...       ECR JSON 1.1 API           (not built yet)
+//	POST / with X-Amz-Target: ...ECR...       ECR JSON 1.1 API           package ecrapi
 //	POST / with X-Amz-Target: AWSOrganiz...   Organizations JSON 1.1     package orgapi
 //	POST / (or GET /) with Action=...         IAM / STS query API        packages iamapi, stsapi
 //

@@ -98,6 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.closeData = closeAll
+	api.RegisterECR(cfg, data, s.Addr().String(), s.scheme)
 	if err := api.announce(cfg.Stdout, cfg.Logger, data.Layout, s.URL(), cfg.Region); err != nil {
 		s.listener.Close()
 		closeAll()
