@@ -141,7 +141,7 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 		return Result{}, err
 	}
 	req := policy.Request{Principal: engine, Action: c.Action, Resource: c.Resource,
-		ResourceAccount: c.ResourceAccount, Context: pctx}
+		ResourceAccount: c.ResourceAccount, Context: pctx.Context}
 	set := e.set
 	set.Resource = c.ResourcePolicy
 	d := policy.Evaluate(&req, &set)

@@ -20,7 +20,15 @@ type principalEntry struct {
 	static *policy.Context  // aws:PrincipalArn, aws:userid, aws:PrincipalTag/K, ...
 	mfa    bool             // MFA was used to get the credentials, at unix second mfaAt
 	mfaAt  int64
-	layers sync.Pool // *policy.Context layers on static, reused by the principal's requests
+	layers sync.Pool // *requestContext on static, reused by the principal's requests
+}
+
+// requestContext is a request's context, a layer on the principal's keys, with the
+// source address's text kept for the next request from the same address.
+type requestContext struct {
+	*policy.Context
+	sourceIP     netip.Addr
+	sourceIPText string
 }
 
 // requestFacts is what a request context is built from, besides the principal.
@@ -36,12 +44,12 @@ type requestFacts struct {
 
 // context builds the request context for f on the principal's keys; give it back with
 // release once the decision is made.
-func (e *principalEntry) context(f *requestFacts) (*policy.Context, error) {
-	c, ok := e.layers.Get().(*policy.Context)
+func (e *principalEntry) context(f *requestFacts) (*requestContext, error) {
+	c, ok := e.layers.Get().(*requestContext)
 	if ok {
 		c.Reset()
 	} else {
-		c = e.static.Layer()
+		c = &requestContext{Context: e.static.Layer()}
 	}
 	second := f.at.Unix()
 	clock := clockAt(second)
@@ -49,7 +57,10 @@ func (e *principalEntry) context(f *requestFacts) (*policy.Context, error) {
 	c.MustSet("aws:EpochTime", policy.TypeNumeric, clock.epochTime)
 	c.MustSet("aws:SecureTransport", policy.TypeBool, strconv.FormatBool(f.secure))
 	if f.sourceIP.IsValid() {
-		c.MustSet("aws:SourceIp", policy.TypeIP, f.sourceIP.Unmap().String())
+		if ip := f.sourceIP.Unmap(); ip != c.sourceIP {
+			c.sourceIP, c.sourceIPText = ip, ip.String()
+		}
+		c.MustSet("aws:SourceIp", policy.TypeIP, c.sourceIPText)
 	}
 	if f.userAgent != "" {
 		c.MustSet("aws:UserAgent", policy.TypeString, f.userAgent)
@@ -73,7 +84,7 @@ func (e *principalEntry) context(f *requestFacts) (*policy.Context, error) {
 }
 
 // release takes back a context from context; nothing may use it afterwards.
-func (e *principalEntry) release(c *policy.Context) { e.layers.Put(c) }
+func (e *principalEntry) release(c *requestContext) { e.layers.Put(c) }
 
 // clock is aws:CurrentTime and aws:EpochTime for one second, formatted once for every
 // request within it.

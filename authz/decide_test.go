@@ -197,6 +197,28 @@ func TestCheckKeys(t *testing.T) {
 	}
 }
 
+// Each request's connection decides, though the caller's requests share their context's
+// storage: the source address and the clock change between requests.
+func TestConnectionKeysPerRequest(t *testing.T) {
+	w := newWorld(t)
+	ole := w.as(w.user(w.acct, "ole", nil, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:*","Resource":"*",
+		"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`))
+	from := func(ip string, at time.Time) context.Context {
+		rc, _ := awsproto.RequestContextFrom(ole)
+		rc.SourceIP, rc.ReceivedAt = netip.MustParseAddr(ip), at
+		return awsproto.WithRequestContext(ole, rc)
+	}
+	check := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}
+	now := time.Now()
+	later := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range 2 {
+		wantAllowed(t, w.authz.Authorize(from("10.1.2.3", now), check))
+		wantDeniedError(t, w.authz.Authorize(from("192.0.2.7", now), check))
+		wantAllowed(t, w.authz.Authorize(from("::ffff:10.9.9.9", now), check))
+		wantDeniedError(t, w.authz.Authorize(from("10.1.2.3", later), check))
+	}
+}
+
 // Decisions stay consistent while the store changes underneath (run with -race).
 func TestConcurrentDecisionsAndWrites(t *testing.T) {
 	w := newWorld(t)

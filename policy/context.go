@@ -56,6 +56,7 @@ type ctxValue struct {
 	sec  int64   // the date as Unix seconds and nanoseconds, when has&hasDate
 	nsec int32
 	has  uint8
+	typ  ValueType  // the declared type; the readings depend on s and typ only
 	ip   netip.Addr // the address, when valid
 	bin  string     // the decoded bytes of a binary value, when has&hasBin
 }
@@ -149,9 +150,10 @@ func (c *Context) Layer() *Context {
 }
 
 // Reset removes every key set in c (the keys of the context it is a layer on remain),
-// keeping the storage for reuse.
+// keeping the storage for reuse: a value set again at the same place, with the same type,
+// is not parsed again (a request context built in the same order as the last one mostly
+// repeats its values).
 func (c *Context) Reset() {
-	clear(c.values) // drop references to the old strings
 	c.entries, c.values, c.index = c.entries[:0], c.values[:0], c.index[:0]
 }
 
@@ -160,6 +162,12 @@ func (c *Context) Reset() {
 func (c *Context) Set(key string, typ ValueType, values ...string) error {
 	first := len(c.values)
 	for _, raw := range values {
+		if at := len(c.values); at < cap(c.values) {
+			if old := &c.values[:at+1][at]; old.typ == typ && old.s == raw {
+				c.values = c.values[:at+1] // left by the context's last use, before Reset
+				continue
+			}
+		}
 		v, err := newCtxValue(key, typ, raw)
 		if err != nil {
 			clear(c.values[first:])
@@ -198,7 +206,7 @@ func (c *Context) Set(key string, typ ValueType, values ...string) error {
 
 // newCtxValue checks raw against the declared type and prepares its typed readings.
 func newCtxValue(key string, typ ValueType, raw string) (ctxValue, error) {
-	v := ctxValue{s: raw}
+	v := ctxValue{s: raw, typ: typ}
 	switch typ {
 	case TypeIP, TypeIPList:
 		a, err := netip.ParseAddr(raw)

@@ -213,7 +213,12 @@ func TestContextLayers(t *testing.T) {
 // the caller's keys once, then the request's keys in a layer on them (the clock's two
 // values are formatted once a second, not per request).
 func registryContext(base *Context, clock [2]string, sourceIP string) *Context {
-	c := base.Layer()
+	return reuseRegistryContext(base.Layer(), clock, sourceIP)
+}
+
+// reuseRegistryContext sets a registry request's keys in c, as authz does in a layer it
+// takes from a pool.
+func reuseRegistryContext(c *Context, clock [2]string, sourceIP string) *Context {
 	c.MustSet("aws:CurrentTime", TypeDate, clock[0])
 	c.MustSet("aws:EpochTime", TypeNumeric, clock[1])
 	c.MustSet("aws:SecureTransport", TypeBool, "true")
@@ -263,7 +268,8 @@ func TestRegistryContextAllocations(t *testing.T) {
 }
 
 // BenchmarkContext measures building a registry request's context (21 keys: 12 for the
-// caller, 9 for the request) as a layer on the caller's, and from nothing. cpu-ns/op is
+// caller, 9 for the request) as a new layer on the caller's, in a reused layer, and from
+// nothing. cpu-ns/op is
 // the process's CPU time per context, steadier than wall time on a shared machine.
 // Run: go test -run '^$' -bench Context -cpu 1 ./policy/
 func BenchmarkContext(b *testing.B) {
@@ -274,6 +280,17 @@ func BenchmarkContext(b *testing.B) {
 		cpu0 := processCPU()
 		for b.Loop() {
 			registryContext(base, now, "192.0.2.7")
+		}
+		reportCPU(b, cpu0)
+	})
+	b.Run("reused", func(b *testing.B) {
+		base := callerContext()
+		c := base.Layer()
+		b.ReportAllocs()
+		cpu0 := processCPU()
+		for b.Loop() {
+			c.Reset()
+			reuseRegistryContext(c, now, "192.0.2.7")
 		}
 		reportCPU(b, cpu0)
 	})
@@ -314,6 +331,47 @@ func TestScanKey(t *testing.T) {
 			other := key[:len(key)-1] + "!"
 			if other != key && strings.ToLower(other) != strings.ToLower(key) && foldHash(other) == hash {
 				rt.Fatalf("%q and %q hash alike", key, other)
+			}
+		}
+	})
+}
+
+// A context reused through Reset holds exactly what a new context would, whatever the
+// earlier uses left in its storage.
+func TestContextReuse(t *testing.T) {
+	keys := []string{"aws:CurrentTime", "aws:SourceIp", "aws:TagKeys", "aws:PrincipalTag/n", "aws:username"}
+	raws := []string{"10.0.0.1", "2025-06-01T12:00:00Z", "5", "dGVzdA==", "true", "alice", ""}
+	types := []ValueType{TypeString, TypeStringList, TypeIP, TypeDate, TypeNumeric, TypeBinary, TypeBool, TypeBinaryList}
+	rapid.Check(t, func(rt *rapid.T) {
+		base := NewContext().MustSet("aws:username", TypeString, "base")
+		reused := base.Layer()
+		for range rapid.IntRange(1, 5).Draw(rt, "requests") {
+			reused.Reset()
+			fresh := base.Layer()
+			for range rapid.IntRange(0, 8).Draw(rt, "keys") {
+				key := rapid.SampledFrom(keys).Draw(rt, "key")
+				typ := rapid.SampledFrom(types).Draw(rt, "typ")
+				vals := rapid.SliceOfN(rapid.SampledFrom(raws), 0, 3).Draw(rt, "values")
+				if !isListType(typ) && len(vals) != 1 {
+					vals = []string{"5"}
+				}
+				errFresh, errReused := fresh.Set(key, typ, vals...), reused.Set(key, typ, vals...)
+				if (errFresh == nil) != (errReused == nil) {
+					rt.Fatalf("Set(%s, %d, %q): %v, reused: %v", key, typ, vals, errFresh, errReused)
+				}
+			}
+			for _, key := range keys {
+				lk := strings.ToLower(key)
+				want, okWant := fresh.lookup(lk, key, foldHash(key))
+				got, okGot := reused.lookup(lk, key, foldHash(key))
+				if okWant != okGot || len(want) != len(got) {
+					rt.Fatalf("%s: %v %v, reused: %v %v", key, want, okWant, got, okGot)
+				}
+				for i := range want {
+					if !sameReadings(want[i], got[i]) || want[i].bin != got[i].bin || want[i].has != got[i].has {
+						rt.Fatalf("%s[%d]: %+v, reused: %+v", key, i, want[i], got[i])
+					}
+				}
 			}
 		}
 	})
