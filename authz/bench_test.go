@@ -65,6 +65,7 @@ func benchSetup(b *testing.B) (*authz.PolicyAuthorizer, context.Context, authz.C
 func BenchmarkAuthorize(b *testing.B) {
 	a, ctx, check, _ := benchSetup(b)
 	b.ReportAllocs()
+	b.ResetTimer() // the store and the first decision are set-up
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := a.Authorize(ctx, check); err != nil {
@@ -98,6 +99,7 @@ func BenchmarkAuthorizeOverhead(b *testing.B) {
 	a := authz.New(authz.Config{Identities: w.store, Region: region})
 	check := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}
 	b.ReportAllocs()
+	b.ResetTimer() // the store and the first decision are set-up
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := a.Authorize(ctx, check); err != nil {
@@ -118,6 +120,7 @@ func BenchmarkAuthorizeReadOnlyAccess(b *testing.B) {
 	a := authz.New(authz.Config{Identities: w.store, Region: region})
 	check := authz.Check{Action: "ecr:BatchGetImage", Resource: repoARN(w.acct, "app")}
 	b.ReportAllocs()
+	b.ResetTimer() // the store and the first decision are set-up
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if err := a.Authorize(ctx, check); err != nil {
