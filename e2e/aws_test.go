@@ -103,6 +103,13 @@ func (a *awsCLI) environ() []string {
 	return env
 }
 
+// command is the aws CLI with args in the test's environment.
+func (a *awsCLI) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(a.bin, args...)
+	cmd.Env = a.environ()
+	return cmd
+}
+
 // try runs `aws args... --output json` and returns the decoded output, or stderr and the error.
 func (a *awsCLI) try(args ...string) (map[string]any, string, error) {
 	a.t.Helper()
@@ -111,8 +118,7 @@ func (a *awsCLI) try(args ...string) (map[string]any, string, error) {
 		full = append(full, "--endpoint-url", a.env.EndpointURL)
 	}
 	full = append(full, "--output", "json")
-	cmd := exec.Command(a.bin, full...)
-	cmd.Env = a.environ()
+	cmd := a.command(full...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
