@@ -76,32 +76,6 @@ func (s *simulation) add(p labelled) {
 	p.policy.Name = internal
 }
 
-// startPosition is where IAM's simulator says a statement starts: the column just inside its
-// opening brace (the aws CLI's documented example answers Column 38 for a statement whose "{"
-// is the 37th character). Positions already past the brace are kept as they are.
-func startPosition(doc string, p policy.Position) *iamtypes.Position {
-	line, col := p.Line, p.Column
-	if l := lineOf(doc, line); col >= 1 && col <= len(l) && l[col-1] == '{' {
-		col++
-	}
-	return &iamtypes.Position{Line: int32(line), Column: int32(col)}
-}
-
-// lineOf returns the n-th line (1-based) of doc.
-func lineOf(doc string, n int) string {
-	for i := 1; i < n; i++ {
-		nl := strings.IndexByte(doc, '\n')
-		if nl < 0 {
-			return ""
-		}
-		doc = doc[nl+1:]
-	}
-	if nl := strings.IndexByte(doc, '\n'); nl >= 0 {
-		return doc[:nl]
-	}
-	return doc
-}
-
 func (a *api) registerSimulator(e *awsproto.Endpoint) {
 	op(e, "SimulateCustomPolicy", func(ctx context.Context, in *simulationIn) (*sdk.SimulateCustomPolicyOutput, error) {
 		if in.PolicyInputList == nil {
@@ -272,13 +246,13 @@ func (a *api) managedPolicy(ctx context.Context, account, arn string, kind polic
 	if err != nil {
 		return nil, "", err
 	}
+	typ := iamtypes.PolicySourceTypeUserManaged
+	if mp.AWSManaged() {
+		kind, typ = policy.KindAWSManaged, iamtypes.PolicySourceTypeAwsManaged
+	}
 	p, err := parseInput(v.Document, kind, mp.Name)
 	if err != nil {
 		return nil, "", err
-	}
-	typ := iamtypes.PolicySourceTypeUserManaged
-	if mp.AWSManaged() {
-		typ = iamtypes.PolicySourceTypeAwsManaged
 	}
 	return p, typ, nil
 }
@@ -452,7 +426,7 @@ func (s *simulation) result(req *policy.Request, set *policy.PolicySet) iamtypes
 		}
 		l := s.labels[m.PolicyName]
 		matched = append(matched, iamtypes.Statement{SourcePolicyId: aws.String(l.id), SourcePolicyType: l.typ,
-			StartPosition: startPosition(l.doc, m.Start),
+			StartPosition: &iamtypes.Position{Line: int32(m.Start.Line), Column: int32(m.Start.Column)},
 			EndPosition:   &iamtypes.Position{Line: int32(m.End.Line), Column: int32(m.End.Column)}})
 	}
 	missing := out.MissingContextValues

@@ -246,6 +246,16 @@ func TestSimulatePrincipalPolicy(t *testing.T) {
 		res[1].PermissionsBoundaryDecisionDetail.AllowedByPermissionsBoundary {
 		t.Fatalf("alice with a boundary: %+v", res)
 	}
+	// AWS managed documents far over the customer size limits (ReadOnlyAccess) simulate like any other,
+	// attached and as a boundary.
+	readOnlyAccess := "arn:aws:iam::aws:policy/ReadOnlyAccess"
+	must[*sdk.CreateUserOutput](t)(c.CreateUser(ctx, &sdk.CreateUserInput{UserName: aws.String("auditor")}))
+	must[*sdk.AttachUserPolicyOutput](t)(c.AttachUserPolicy(ctx, &sdk.AttachUserPolicyInput{UserName: aws.String("auditor"), PolicyArn: aws.String(readOnlyAccess)}))
+	must[*sdk.PutUserPermissionsBoundaryOutput](t)(c.PutUserPermissionsBoundary(ctx, &sdk.PutUserPermissionsBoundaryInput{UserName: aws.String("auditor"), PermissionsBoundary: aws.String(readOnlyAccess)}))
+	res = sim("arn:aws:iam::"+w.acct+":user/auditor", "ecr:DescribeRepositories", "ecr:PutImage")
+	if res[0].EvalDecision != "allowed" || res[1].EvalDecision != "implicitDeny" {
+		t.Fatalf("auditor with ReadOnlyAccess: %+v", res)
+	}
 	// Groups and roles can be simulated too; extra PolicyInputList documents join the stored ones.
 	res = sim("arn:aws:iam::"+w.acct+":group/devs", "ecr:BatchGetImage", "ecr:PutImage")
 	if res[0].EvalDecision != "allowed" || res[1].EvalDecision != "implicitDeny" {

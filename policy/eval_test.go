@@ -397,7 +397,7 @@ func TestSimulate(t *testing.T) {
 		t.Fatalf("with the tag: %+v", sim)
 	}
 	m := sim.Matched[0]
-	if m.Sid != "Pull" || m.PolicyName != "team-pull" || m.Source != SourceIdentity || m.Start != (Position{4, 5}) || m.End.Line != 5 {
+	if m.Sid != "Pull" || m.PolicyName != "team-pull" || m.Source != SourceIdentity || m.Start != (Position{4, 6}) || m.End.Line != 5 {
 		t.Fatalf("matched statement: %+v", m)
 	}
 }

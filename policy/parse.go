@@ -181,9 +181,10 @@ func (p *Policy) Version() string { return p.version }
 // Statements returns the compiled statements in document order.
 func (p *Policy) Statements() []Statement { return p.stmts }
 
-// span is the statement's start and end position in the document it was parsed from.
+// span is the statement's start and end position in the document it was parsed from, as IAM's
+// simulator reports them: the start is the column just inside the opening brace.
 func (s *Statement) span(doc string) (Position, Position) {
-	return positionOf(doc, s.start), positionOf(doc, s.end)
+	return positionOf(doc, s.start+1), positionOf(doc, s.end)
 }
 
 var partitions = map[string]bool{
