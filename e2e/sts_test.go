@@ -136,13 +136,15 @@ func TestMFAProtectedCall(t *testing.T) {
 	if !strings.Contains(stderr, "MultiFactorAuthentication failed with invalid MFA one time pass code.") {
 		t.Errorf("a wrong code said %q", stderr)
 	}
-	tok := carol.run("sts", "get-session-token", "--serial-number", serial, "--token-code", iam.HOTP(seed, step, 6), "--duration-seconds", "900")
+	// The code of the current step, computed just before use (later than the enabling codes).
+	code := iam.HOTP(seed, iam.TOTPStepAt(time.Now()), 6)
+	tok := carol.run("sts", "get-session-token", "--serial-number", serial, "--token-code", code, "--duration-seconds", "900")
 	withMFA := root.as(sessionCreds(t, tok))
 	if l := withMFA.run("iam", "list-users"); len(dig(l, "Users").([]any)) != 1 {
 		t.Fatalf("list-users with MFA printed %v", l)
 	}
 	// A code is good once.
-	carol.fail("AccessDenied", "sts", "get-session-token", "--serial-number", serial, "--token-code", iam.HOTP(seed, step, 6))
+	carol.fail("AccessDenied", "sts", "get-session-token", "--serial-number", serial, "--token-code", code)
 	// Without MFA a session token is no better than the key.
 	plain := root.as(sessionCreds(t, carol.run("sts", "get-session-token")))
 	plain.fail("AccessDenied", "iam", "list-users")
