@@ -251,3 +251,25 @@ func TestECROnTheSameListener(t *testing.T) {
 		t.Errorf("the registry does not know the repository ECR created: %s", resp.Status)
 	}
 }
+
+// When the first start cannot save the root key, Open fails and says what to do, and leaves
+// no temporary file with the secret behind.
+func TestFirstStartCannotSaveRootKey(t *testing.T) {
+	dir := t.TempDir()
+	l := Layout(dir)
+	// A non-empty directory where the file should go: the rename over it fails.
+	if err := os.MkdirAll(filepath.Join(l.Credentials(), "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DataDir: dir, Region: "us-east-1"})
+	if err == nil || !strings.Contains(err.Error(), "could not save it") || !strings.Contains(err.Error(), "cannot be shown again") ||
+		!strings.Contains(err.Error(), l.IAMDB()) {
+		t.Fatalf("Open = %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".credentials-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
