@@ -69,6 +69,10 @@ func TestRegionAndMissingCredentialsFile(t *testing.T) {
 	cli := newAWSCLI(t, srv)
 	id := cli.run("sts", "get-caller-identity", "--region", "eu-central-1")
 	cli.run("iam", "list-users")
+	repo := cli.run("ecr", "create-repository", "--repository-name", "regional")
+	if arn := str(repo, "repository", "repositoryArn"); arn != "arn:aws:ecr:eu-central-1:"+str(id, "Account")+":repository/regional" {
+		t.Errorf("with --region eu-central-1 the repository ARN is %s", arn)
+	}
 	stderr := cli.fail("SignatureDoesNotMatch", "sts", "get-caller-identity", "--region", "ap-southeast-2")
 	if !strings.Contains(stderr, "Credential should be scoped to a valid region, not 'ap-southeast-2'.") {
 		t.Errorf("a request signed for another region said %q", stderr)

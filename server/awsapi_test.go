@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -271,5 +272,20 @@ func TestFirstStartCannotSaveRootKey(t *testing.T) {
 		if strings.HasPrefix(e.Name(), ".credentials-") {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
+	}
+}
+
+// An unsigned AWS API call is refused in the protocol of its service; the registry's /v2/
+// beside it is not an AWS API call.
+func TestUnsignedCallIsRefused(t *testing.T) {
+	s := start(t, Config{})
+	resp, err := http.PostForm(s.URL()+"/", map[string][]string{"Action": {"ListUsers"}, "Version": {"2010-05-08"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "<Code>MissingAuthenticationToken</Code>") {
+		t.Errorf("unsigned ListUsers = %s %s", resp.Status, body)
 	}
 }
