@@ -78,7 +78,7 @@ func optionFlags(cmd *cobra.Command, o *Options, names ...string) {
 		case "tls-key":
 			fs.StringVar(&o.TLSKey, name, d.TLSKey, "PEM private key file for --tls-cert")
 		case "create-on-push":
-			fs.BoolVar(&o.CreateOnPush, name, d.CreateOnPush, "create a repository when an image is first pushed to it (there is no repository API yet)")
+			fs.BoolVar(&o.CreateOnPush, name, d.CreateOnPush, "create a repository when an image is first pushed to it; off: only ECR CreateRepository creates them")
 		case "gc-interval":
 			fs.DurationVar(&o.GCInterval, name, d.GCInterval, "pause between background garbage-collection passes; 0 turns the background collector off")
 		case "gc-grace":
