@@ -73,7 +73,7 @@ func matchAction(a string, e *Event) bool {
 }
 
 func matchRepository(r string, e *Event) bool {
-	if r == e.AdditionalEventData.Repository {
+	if repo := e.AdditionalEventData.Repository; repo != "" && (r == repo || r == e.RecipientAccountID+"/"+repo) {
 		return true
 	}
 	for _, res := range e.Resources {

@@ -8,17 +8,17 @@ import (
 	"strings"
 )
 
-// NotLoopbackError refuses a listen address that could be reached from another machine.
-// Coffer has no authentication or authorization yet, so it serves loopback only.
+// NotLoopbackError refuses a listen address that could be reached from another machine for
+// a server without authorization (InsecureNoAuth).
 type NotLoopbackError struct {
 	Addr   string // the address as given
 	Reason string // why it is not loopback
 }
 
 func (e *NotLoopbackError) Error() string {
-	return fmt.Sprintf("refusing to listen on %q (%s): until authorization is implemented Coffer "+
-		"accepts no requests from other machines, so it listens only on loopback addresses "+
-		"(127.0.0.0/8, ::1, localhost); use for example --listen 127.0.0.1:5000", e.Addr, e.Reason)
+	return fmt.Sprintf("refusing to listen on %q (%s) with --insecure-no-auth: a registry without "+
+		"authentication accepts no requests from other machines, so it listens only on loopback addresses "+
+		"(127.0.0.0/8, ::1, localhost); use for example --listen 127.0.0.1:5000, or drop --insecure-no-auth", e.Addr, e.Reason)
 }
 
 // CheckLoopback returns a *NotLoopbackError unless every address that addr (host:port) can

@@ -4,8 +4,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/coffer-registry/coffer/audit"
+	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/gc"
 	"github.com/coffer-registry/coffer/registry"
+	"github.com/coffer-registry/coffer/registryauth"
 )
 
 // compose builds the one handler every request enters, and the background workers.
@@ -19,15 +22,28 @@ import (
 //
 // The AWS APIs are served by api's endpoint (awsapi.go), which hands every other request to
 // the mux below; a path neither knows is 404.
-func compose(cfg Config, data *Data, api *awsAPI) (http.Handler, []Worker, error) {
-	mux := http.NewServeMux()
-	mux.Handle("/v2/", registry.New(registry.Config{
+//
+// Every /v2/ request is authenticated (Basic AWS:<token>) and authorized as its ECR action by
+// registryauth's hooks, unless cfg.InsecureNoAuth; every request, registry or AWS API,
+// allowed or denied, becomes one event of the audit trail. Requests addressed to ECR's own
+// host form (ACCOUNT.dkr.ecr.REGION.amazonaws.com) are rewritten to HOST/ACCOUNT/NAME first.
+func compose(cfg Config, data *Data, api *awsAPI, trail *audit.Writer) (http.Handler, []Worker, error) {
+	var client awsproto.ClientInfo // no trusted proxies: aws:SourceIp is the peer
+	regCfg := registry.Config{
 		Blobs:        data.Blobs,
 		Store:        data.Meta,
 		Region:       cfg.Region,
 		CreateOnPush: cfg.CreateOnPush,
 		Logger:       cfg.Logger,
-	}))
+	}
+	if !cfg.InsecureNoAuth {
+		regCfg = registryauth.New(registryauth.Config{Tokens: api.Tokens, Authorizer: api.Authorizer,
+			Client: client, Logger: cfg.Logger}).Config(regCfg)
+	}
+	reg := registry.New(regCfg)
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", trail.Registry(audit.RegistryConfig{Region: cfg.Region, Client: client,
+		Describe: registryauth.Describe(reg)}, reg))
 
 	var workers []Worker
 	if cfg.GCInterval > 0 {
@@ -41,7 +57,7 @@ func compose(cfg Config, data *Data, api *awsAPI) (http.Handler, []Worker, error
 		workers = append(workers, Worker{Name: "gc", Run: collector.Run})
 	}
 	workers = append(workers, api.SessionSweeper(cfg.Logger))
-	return api.Handler(cfg, mux), workers, nil
+	return registryauth.ECRHost(api.Handler(cfg, mux)), workers, nil
 }
 
 // graceOrMin maps a grace of 0 ("none") to the smallest positive duration, since the

@@ -13,11 +13,13 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/coffer-registry/coffer/audit"
 )
 
 // Config is everything Open needs. The zero value of an optional field picks its default.
 type Config struct {
-	Listen  string // host:port; must be loopback (see CheckLoopback)
+	Listen  string // host:port; any address, or loopback only with InsecureNoAuth (see CheckLoopback)
 	DataDir string // see Layout for what lives inside
 	Region  string // AWS region of every ARN, e.g. us-east-1
 
@@ -25,6 +27,12 @@ type Config struct {
 	TLSKeyFile  string // PEM private key
 
 	CreateOnPush bool // a push to a missing repository creates it
+
+	// InsecureNoAuth serves the registry (/v2/) without authentication or authorization, as
+	// before issue 5: whoever reaches the port reads and writes every repository, so Open
+	// refuses it unless Listen is a loopback address. For local experiments and tests only;
+	// the AWS APIs always authenticate.
+	InsecureNoAuth bool
 
 	GCInterval      time.Duration // pause between background GC passes; 0: no background GC
 	GCGrace         time.Duration // age before garbage may be collected; 0: none (tests)
@@ -66,8 +74,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Region == "" {
 		return nil, errors.New("server: region is empty")
 	}
-	if err := CheckLoopback(ctx, cfg.Listen); err != nil {
-		return nil, err
+	if cfg.InsecureNoAuth {
+		if err := CheckLoopback(ctx, cfg.Listen); err != nil {
+			return nil, err
+		}
 	}
 	tlsConfig, err := loadTLS(cfg.TLSCertFile, cfg.TLSKeyFile)
 	if err != nil {
@@ -77,17 +87,24 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := openAWSAPI(ctx, cfg, data.Layout, awsAPIHooks{})
+	trail, err := audit.Open(audit.Config{Dir: data.Layout.Audit(), Logger: cfg.Logger})
 	if err != nil {
+		data.Close()
+		return nil, fmt.Errorf("server: audit trail: %w", err)
+	}
+	api, err := openAWSAPI(ctx, cfg, data.Layout, awsAPIHooks{Observe: trail.ObserveAPI(cfg.Region)})
+	if err != nil {
+		trail.Close()
 		data.Close()
 		return nil, err
 	}
-	closeAll := func() error { return errors.Join(api.Close(), data.Close()) }
+	// The trail closes last: every request has ended by then, its event queued.
+	closeAll := func() error { return errors.Join(api.Close(), data.Close(), trail.Close()) }
 	if err := api.saveRootKey(data.Layout); err != nil {
 		closeAll()
 		return nil, err
 	}
-	handler, workers, err := compose(cfg, data, api)
+	handler, workers, err := compose(cfg, data, api, trail)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -113,9 +130,14 @@ func listen(cfg Config, tlsConfig *tls.Config, handler http.Handler, workers []W
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if !isLoopbackListener(ln.Addr()) {
+	if cfg.InsecureNoAuth && !isLoopbackListener(ln.Addr()) {
 		ln.Close()
 		return nil, &NotLoopbackError{Addr: cfg.Listen, Reason: "bound to " + ln.Addr().String()}
+	}
+	if cfg.InsecureNoAuth {
+		cfg.Logger.Warn("the registry serves without authentication or authorization (--insecure-no-auth): every local user may read and write every repository")
+	} else if tlsConfig == nil && !isLoopbackListener(ln.Addr()) {
+		cfg.Logger.Warn("serving plain HTTP on a network address: registry tokens and signed requests cross the network unencrypted; use --tls-cert and --tls-key")
 	}
 	scheme := "http"
 	if tlsConfig != nil {

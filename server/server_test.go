@@ -50,7 +50,7 @@ func TestCheckLoopback(t *testing.T) {
 
 func TestOpenRefusesNonLoopbackBeforeTouchingData(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	_, err := Open(context.Background(), Config{Listen: "0.0.0.0:0", DataDir: dir, Region: "us-east-1"})
+	_, err := Open(context.Background(), Config{Listen: "0.0.0.0:0", DataDir: dir, Region: "us-east-1", InsecureNoAuth: true})
 	var nl *NotLoopbackError
 	if !errors.As(err, &nl) {
 		t.Fatalf("Open = %v, want *NotLoopbackError", err)
@@ -111,8 +111,23 @@ func (r *running) stopped(t *testing.T) error {
 	}
 }
 
-// start opens and serves a server on a free loopback port; it is stopped at the test's end.
+// start opens and serves a server on a free loopback port, its registry without
+// authorization (InsecureNoAuth: these tests are about the server's life, not about who may
+// call it); it is stopped at the test's end.
 func start(t *testing.T, cfg Config) *running {
+	t.Helper()
+	cfg.InsecureNoAuth = true
+	return startServer(t, cfg)
+}
+
+// startAuthorized is start with the registry's authentication and authorization on, as
+// coffer serve runs by default.
+func startAuthorized(t *testing.T, cfg Config) *running {
+	t.Helper()
+	return startServer(t, cfg)
+}
+
+func startServer(t *testing.T, cfg Config) *running {
 	t.Helper()
 	logs := &logBuffer{}
 	if cfg.Listen == "" {

@@ -25,7 +25,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	return 0
 }
 
-// newRootCommand builds the command tree: serve, gc, version.
+// newRootCommand builds the command tree: serve, gc, audit, version.
 func newRootCommand(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "coffer",
@@ -43,7 +43,7 @@ which wins over the config file, which wins over the built-in default.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCommand(stdout, stderr, getenv), newGCCommand(stdout, stderr, getenv), newVersionCommand(stdout))
+	root.AddCommand(newServeCommand(stdout, stderr, getenv), newGCCommand(stdout, stderr, getenv), newAuditCommand(stdout, getenv), newVersionCommand(stdout))
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }

@@ -27,6 +27,7 @@ type Options struct {
 	TLSCert         string        `yaml:"tls-cert"`
 	TLSKey          string        `yaml:"tls-key"`
 	CreateOnPush    bool          `yaml:"create-on-push"`
+	InsecureNoAuth  bool          `yaml:"insecure-no-auth"`
 	GCInterval      time.Duration `yaml:"gc-interval"`
 	GCGrace         time.Duration `yaml:"gc-grace"`
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
@@ -68,7 +69,7 @@ func optionFlags(cmd *cobra.Command, o *Options, names ...string) {
 	for _, name := range names {
 		switch name {
 		case "listen":
-			fs.StringVar(&o.Listen, name, d.Listen, "address to listen on, host:port; only loopback addresses are accepted until authorization exists")
+			fs.StringVar(&o.Listen, name, d.Listen, "address to listen on, host:port (0.0.0.0:5000 for every interface; use TLS then)")
 		case "data":
 			fs.StringVar(&o.Data, name, d.Data, "data directory: blobs/ (image content), meta.db (SQLite metadata); created when missing")
 		case "region":
@@ -79,6 +80,8 @@ func optionFlags(cmd *cobra.Command, o *Options, names ...string) {
 			fs.StringVar(&o.TLSKey, name, d.TLSKey, "PEM private key file for --tls-cert")
 		case "create-on-push":
 			fs.BoolVar(&o.CreateOnPush, name, d.CreateOnPush, "create a repository when an image is first pushed to it; off: only ECR CreateRepository creates them")
+		case "insecure-no-auth":
+			fs.BoolVar(&o.InsecureNoAuth, name, d.InsecureNoAuth, "serve the registry without authentication or authorization (anyone may read and write every repository); loopback addresses only; for local experiments")
 		case "gc-interval":
 			fs.DurationVar(&o.GCInterval, name, d.GCInterval, "pause between background garbage-collection passes; 0 turns the background collector off")
 		case "gc-grace":

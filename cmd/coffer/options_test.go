@@ -31,6 +31,8 @@ var threeValues = map[string]struct {
 	"tls-key":  {"f.key", "e.key", "g.key", func(o Options) any { return o.TLSKey }, "f.key", "e.key", "g.key"},
 	"create-on-push": {"false", "true", "false", func(o Options) any { return o.CreateOnPush },
 		false, true, false},
+	"insecure-no-auth": {"true", "false", "true", func(o Options) any { return o.InsecureNoAuth },
+		true, false, true},
 	"gc-interval": {"1m", "2h", "3s", func(o Options) any { return o.GCInterval },
 		time.Minute, 2 * time.Hour, 3 * time.Second},
 	"gc-grace": {"7m", "8h", "0s", func(o Options) any { return o.GCGrace },
@@ -245,10 +247,10 @@ func TestHelpExplainsEveryOption(t *testing.T) {
 	}
 }
 
-func TestServeRefusesNonLoopback(t *testing.T) {
+func TestServeWithoutAuthRefusesNonLoopback(t *testing.T) {
 	for _, listen := range []string{"0.0.0.0:5000", ":5000", "[::]:5000", "192.0.2.7:5000"} {
 		var out, errb bytes.Buffer
-		code := run([]string{"serve", "--listen", listen, "--data", t.TempDir()}, &out, &errb, func(string) string { return "" })
+		code := run([]string{"serve", "--insecure-no-auth", "--listen", listen, "--data", t.TempDir()}, &out, &errb, func(string) string { return "" })
 		if code == 0 || !strings.Contains(errb.String(), "refusing to listen on") || !strings.Contains(errb.String(), "loopback") {
 			t.Errorf("serve --listen %s: exit %d, stderr %q; want a refusal that explains loopback", listen, code, errb.String())
 		}

@@ -38,7 +38,14 @@ and the SDKs at this server (botocore-based clients read only AWS_DEFAULT_REGION
 SIGTERM or SIGINT stops accepting connections, lets requests in flight finish (up to
 --shutdown-timeout), stops the background garbage collector and closes the data.
 
-Until authorization is implemented, serve refuses any listen address that is not loopback.
+Every registry request needs a token (user AWS, password from ECR GetAuthorizationToken:
+'aws ecr get-login-password | docker login -u AWS --password-stdin HOST') and is authorized as
+its ECR action on the repository, by the caller's IAM policies and the repository's policy; a
+repository policy granting "*" opens it to anonymous pulls. Every request, allowed or denied,
+is appended to the audit trail under DATA/audit/ (read it with 'coffer audit'). Requests to an
+ECR-style name (ACCOUNT.dkr.ecr.REGION.amazonaws.com[:port]) that points at this server are
+understood as HOST/ACCOUNT/NAME. --insecure-no-auth turns the registry's checks off, on
+loopback addresses only.
 
 Each flag can also be set with its COFFER_* environment variable (shown below) or with the
 key of the same name in the --config YAML file: flag > environment > config file > default.`,
@@ -59,6 +66,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 				TLSCertFile:     o.TLSCert,
 				TLSKeyFile:      o.TLSKey,
 				CreateOnPush:    o.CreateOnPush,
+				InsecureNoAuth:  o.InsecureNoAuth,
 				GCInterval:      o.GCInterval,
 				GCGrace:         o.GCGrace,
 				ShutdownTimeout: o.ShutdownTimeout,
@@ -71,7 +79,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 			return srv.Serve(ctx)
 		},
 	}
-	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push",
+	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "insecure-no-auth",
 		"gc-interval", "gc-grace", "shutdown-timeout", "log-level", "log-format")
 	return cmd
 }
