@@ -61,12 +61,8 @@ func (a *api) entityTarget(ctx context.Context, kind iam.EntityKind, operation s
 	if err := required(checks...); err != nil {
 		return iam.EntityRef{}, err
 	}
-	_, account, err := caller(ctx)
-	if err != nil {
-		return iam.EntityRef{}, err
-	}
-	ref := iam.EntityRef{Account: account, Kind: kind, Name: *name}
-	return ref, a.authorizeEntity(ctx, operation, account, kind, *name, keys...)
+	account, err := a.startOnEntity(ctx, operation, kind, *name, keys...)
+	return iam.EntityRef{Account: account, Kind: kind, Name: *name}, err
 }
 
 func (a *api) registerInlinePolicies(e *awsproto.Endpoint) {

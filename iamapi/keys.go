@@ -35,15 +35,8 @@ type accessKeyIDIn struct {
 
 func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 	op(e, "CreateAccessKey", func(ctx context.Context, in *optionalUserIn) (*sdk.CreateAccessKeyOutput, error) {
-		p, account, err := caller(ctx)
+		account, user, err := a.startOnUser(ctx, "CreateAccessKey", in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeOn(ctx, "CreateAccessKey", target); err != nil {
 			return nil, err
 		}
 		k, err := a.Store.CreateAccessKey(ctx, account, user)
@@ -59,15 +52,8 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 	})
 
 	op(e, "ListAccessKeys", func(ctx context.Context, in *optionalUserPageIn) (*sdk.ListAccessKeysOutput, error) {
-		p, account, err := caller(ctx)
+		account, user, err := a.startOnUser(ctx, "ListAccessKeys", in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeOn(ctx, "ListAccessKeys", target); err != nil {
 			return nil, err
 		}
 		keys, err := a.Store.ListAccessKeys(ctx, account, user)
@@ -107,15 +93,8 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 	})
 
 	op(e, "DeleteAccessKey", func(ctx context.Context, in *accessKeyIn) (*awsproto.NoOutput, error) {
-		p, account, err := caller(ctx)
+		account, user, err := a.startOnUser(ctx, "DeleteAccessKey", in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeOn(ctx, "DeleteAccessKey", target); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteAccessKey(ctx, account, user, in.AccessKeyId)
@@ -210,11 +189,8 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 	})
 
 	op(e, "EnableMFADevice", func(ctx context.Context, in *enableMFAIn) (*awsproto.NoOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "EnableMFADevice", iam.KindUser, in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "EnableMFADevice", account, iam.KindUser, in.UserName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.EnableMFADevice(ctx, account, in.UserName, in.SerialNumber,
@@ -222,15 +198,8 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 	})
 
 	op(e, "DeactivateMFADevice", func(ctx context.Context, in *deactivateMFAIn) (*awsproto.NoOutput, error) {
-		p, account, err := caller(ctx)
+		account, user, err := a.startOnUser(ctx, "DeactivateMFADevice", in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeOn(ctx, "DeactivateMFADevice", target); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeactivateMFADevice(ctx, account, user, in.SerialNumber)
@@ -245,15 +214,8 @@ func (a *api) registerMFA(e *awsproto.Endpoint) {
 	})
 
 	op(e, "ListMFADevices", func(ctx context.Context, in *optionalUserPageIn) (*sdk.ListMFADevicesOutput, error) {
-		p, account, err := caller(ctx)
+		account, user, err := a.startOnUser(ctx, "ListMFADevices", in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		user, target, err := a.implicitUser(ctx, p, account, in.UserName)
-		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeOn(ctx, "ListMFADevices", target); err != nil {
 			return nil, err
 		}
 		devices, err := a.Store.ListMFADevices(ctx, account, user)

@@ -8,6 +8,7 @@ import (
 	sdk "github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/coffer-registry/coffer/authz"
 	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
@@ -335,15 +336,11 @@ func (a *api) registerAttachments(e *awsproto.Endpoint) {
 			if err := required(checks...); err != nil {
 				return iam.EntityRef{}, err
 			}
-			_, account, err := caller(ctx)
-			if err != nil {
-				return iam.EntityRef{}, err
-			}
+			var keys []authz.Key
 			if in.PermissionsBoundary != nil {
-				err = a.authorizeEntity(ctx, operation, account, kind, *name, boundaryKey(*in.PermissionsBoundary))
-			} else {
-				err = a.authorizeEntity(ctx, operation, account, kind, *name)
+				keys = append(keys, boundaryKey(*in.PermissionsBoundary))
 			}
+			account, err := a.startOnEntity(ctx, operation, kind, *name, keys...)
 			return iam.EntityRef{Account: account, Kind: kind, Name: *name}, err
 		}
 		op(e, "Put"+k+"PermissionsBoundary", func(ctx context.Context, in *boundaryIn) (*awsproto.NoOutput, error) {

@@ -67,7 +67,26 @@ func (a *api) authorizeOn(ctx context.Context, operation string, r resource, ext
 	return a.authorize(ctx, operation, r.arn, append(r.keys(operation), extra...)...)
 }
 
-// authorizeEntity looks up a user, group or role and authorizes operation on it.
-func (a *api) authorizeEntity(ctx context.Context, operation, account string, kind iam.EntityKind, name string, extra ...authz.Key) error {
-	return a.authorizeOn(ctx, operation, a.entity(ctx, account, kind, name), extra...)
+// startOnEntity is the first step of a handler that acts on a named user, group or role: the
+// caller's account, and whether the caller may perform operation on that entity.
+func (a *api) startOnEntity(ctx context.Context, operation string, kind iam.EntityKind, name string, extra ...authz.Key) (string, error) {
+	_, account, err := caller(ctx)
+	if err != nil {
+		return "", err
+	}
+	return account, a.authorizeOn(ctx, operation, a.entity(ctx, account, kind, name), extra...)
+}
+
+// startOnUser is the first step of the access-key and MFA calls whose UserName is optional:
+// the caller's account, the user acted on (see implicitUser) and whether the caller may.
+func (a *api) startOnUser(ctx context.Context, operation string, name *string) (account, user string, err error) {
+	p, account, err := caller(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	user, target, err := a.implicitUser(ctx, p, account, name)
+	if err != nil {
+		return "", "", err
+	}
+	return account, user, a.authorizeOn(ctx, operation, target)
 }

@@ -122,11 +122,8 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 	})
 
 	op(e, "UpdateRole", func(ctx context.Context, in *updateRoleIn) (*sdk.UpdateRoleOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "UpdateRole", iam.KindRole, in.RoleName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "UpdateRole", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		upd := iamsql.UpdateRoleInput{Account: account, Name: in.RoleName, Description: in.Description}
@@ -141,11 +138,8 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 	})
 
 	op(e, "UpdateRoleDescription", func(ctx context.Context, in *updateRoleDescriptionIn) (*sdk.UpdateRoleDescriptionOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "UpdateRoleDescription", iam.KindRole, in.RoleName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "UpdateRoleDescription", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		if err := a.Store.UpdateRole(ctx, iamsql.UpdateRoleInput{Account: account, Name: in.RoleName, Description: &in.Description}); err != nil {
@@ -160,22 +154,16 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 	})
 
 	op(e, "UpdateAssumeRolePolicy", func(ctx context.Context, in *updateAssumeRolePolicyIn) (*awsproto.NoOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "UpdateAssumeRolePolicy", iam.KindRole, in.RoleName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "UpdateAssumeRolePolicy", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.UpdateAssumeRolePolicy(ctx, account, in.RoleName, in.PolicyDocument)
 	})
 
 	op(e, "DeleteRole", func(ctx context.Context, in *roleNameIn) (*awsproto.NoOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "DeleteRole", iam.KindRole, in.RoleName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "DeleteRole", account, iam.KindRole, in.RoleName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteRole(ctx, account, in.RoleName)

@@ -143,22 +143,16 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 	})
 
 	op(e, "DeleteUser", func(ctx context.Context, in *userNameIn) (*awsproto.NoOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "DeleteUser", iam.KindUser, in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "DeleteUser", account, iam.KindUser, in.UserName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteUser(ctx, account, in.UserName)
 	})
 
 	op(e, "ListGroupsForUser", func(ctx context.Context, in *userPageIn) (*sdk.ListGroupsForUserOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "ListGroupsForUser", iam.KindUser, in.UserName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "ListGroupsForUser", account, iam.KindUser, in.UserName); err != nil {
 			return nil, err
 		}
 		groups, err := a.Store.ListGroupsForUser(ctx, account, in.UserName)
@@ -299,33 +293,24 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 	})
 
 	op(e, "DeleteGroup", func(ctx context.Context, in *groupNameIn) (*awsproto.NoOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "DeleteGroup", iam.KindGroup, in.GroupName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "DeleteGroup", account, iam.KindGroup, in.GroupName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.DeleteGroup(ctx, account, in.GroupName)
 	})
 
 	op(e, "AddUserToGroup", func(ctx context.Context, in *membershipIn) (*awsproto.NoOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "AddUserToGroup", iam.KindGroup, in.GroupName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "AddUserToGroup", account, iam.KindGroup, in.GroupName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.AddUserToGroup(ctx, account, in.GroupName, in.UserName)
 	})
 
 	op(e, "RemoveUserFromGroup", func(ctx context.Context, in *membershipIn) (*awsproto.NoOutput, error) {
-		_, account, err := caller(ctx)
+		account, err := a.startOnEntity(ctx, "RemoveUserFromGroup", iam.KindGroup, in.GroupName)
 		if err != nil {
-			return nil, err
-		}
-		if err := a.authorizeEntity(ctx, "RemoveUserFromGroup", account, iam.KindGroup, in.GroupName); err != nil {
 			return nil, err
 		}
 		return &awsproto.NoOutput{}, a.Store.RemoveUserFromGroup(ctx, account, in.GroupName, in.UserName)
