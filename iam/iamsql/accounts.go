@@ -145,7 +145,7 @@ func (s *Service) DescribeOrganization(ctx context.Context) (*iam.Organization, 
 
 const accountColumns = `a.id, a.name, a.email, a.org_id, a.management, a.status, a.joined_method, a.joined_at, o.management_account_id`
 
-func scanAccount(row interface{ Scan(...any) error }) (*iam.Account, error) {
+func scanAccount(row scanner) (*iam.Account, error) {
 	var a iam.Account
 	var joined int64
 	var mgmt string
@@ -169,21 +169,14 @@ func (s *Service) GetAccount(ctx context.Context, id string) (*iam.Account, erro
 
 // ListAccounts lists every account of the organization, management account first.
 func (s *Service) ListAccounts(ctx context.Context) ([]iam.Account, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+accountColumns+`
-		FROM iam_accounts a JOIN iam_organization o ON o.id = a.org_id ORDER BY a.management DESC, a.joined_at, a.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []iam.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
+	return queryAll(ctx, s.reader, func(row scanner) (iam.Account, error) {
+		a, err := scanAccount(row)
 		if err != nil {
-			return nil, err
+			return iam.Account{}, err
 		}
-		out = append(out, *a)
-	}
-	return out, rows.Err()
+		return *a, nil
+	}, `SELECT `+accountColumns+`
+		FROM iam_accounts a JOIN iam_organization o ON o.id = a.org_id ORDER BY a.management DESC, a.joined_at, a.id`)
 }
 
 // CreateAccountInput describes a new member account.

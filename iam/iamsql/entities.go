@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ func (e *entity) ref() iam.EntityRef {
 
 const entityColumns = `id, account_id, kind, name, path, created_at, boundary_arn, trust_policy, description, max_session_duration`
 
-func scanEntity(row interface{ Scan(...any) error }) (*entity, error) {
+func scanEntity(row scanner) (*entity, error) {
 	var e entity
 	var kind string
 	err := row.Scan(&e.id, &e.account, &kind, &e.name, &e.path, &e.created, &e.boundary, &e.trust, &e.desc, &e.maxSession)
@@ -55,23 +56,9 @@ func loadEntityByID(ctx context.Context, q querier, id string) (*entity, error) 
 }
 
 func listEntities(ctx context.Context, q querier, account string, kind iam.EntityKind, pathPrefix string) ([]*entity, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+entityColumns+` FROM iam_entities
+	es, err := queryAll(ctx, q, scanEntity, `SELECT `+entityColumns+` FROM iam_entities
 		WHERE account_id = $1 AND kind = $2 ORDER BY name_lower`, account, string(kind))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*entity
-	for rows.Next() {
-		e, err := scanEntity(rows)
-		if err != nil {
-			return nil, err
-		}
-		if pathPrefix == "" || strings.HasPrefix(e.path, pathPrefix) {
-			out = append(out, e)
-		}
-	}
-	return out, rows.Err()
+	return slices.DeleteFunc(es, func(e *entity) bool { return !strings.HasPrefix(e.path, pathPrefix) }), err
 }
 
 func insertEntity(ctx context.Context, tx *sql.Tx, e *entity) error {
@@ -288,39 +275,13 @@ func (s *Service) GetGroup(ctx context.Context, account, name string) (*iam.Grou
 }
 
 func groupMembers(ctx context.Context, q querier, groupID string) ([]*entity, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+prefixed("e.", entityColumns)+` FROM iam_entities e
+	return queryAll(ctx, q, scanEntity, `SELECT `+prefixed("e.", entityColumns)+` FROM iam_entities e
 		JOIN iam_group_members m ON m.user_id = e.id WHERE m.group_id = $1 ORDER BY e.name_lower`, groupID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*entity
-	for rows.Next() {
-		e, err := scanEntity(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 func groupsOf(ctx context.Context, q querier, userID string) ([]*entity, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+prefixed("e.", entityColumns)+` FROM iam_entities e
+	return queryAll(ctx, q, scanEntity, `SELECT `+prefixed("e.", entityColumns)+` FROM iam_entities e
 		JOIN iam_group_members m ON m.group_id = e.id WHERE m.user_id = $1 ORDER BY e.name_lower`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*entity
-	for rows.Next() {
-		e, err := scanEntity(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 func prefixed(prefix, columns string) string {
@@ -651,20 +612,11 @@ func (s *Service) UpdateAssumeRolePolicy(ctx context.Context, account, roleName,
 // Tags.
 
 func loadTags(ctx context.Context, q querier, ownerID string) ([]iam.Tag, error) {
-	rows, err := q.QueryContext(ctx, `SELECT tag_key, tag_value FROM iam_tags WHERE owner_id = $1 ORDER BY key_lower`, ownerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []iam.Tag
-	for rows.Next() {
+	return queryAll(ctx, q, func(row scanner) (iam.Tag, error) {
 		var t iam.Tag
-		if err := rows.Scan(&t.Key, &t.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		err := row.Scan(&t.Key, &t.Value)
+		return t, err
+	}, `SELECT tag_key, tag_value FROM iam_tags WHERE owner_id = $1 ORDER BY key_lower`, ownerID)
 }
 
 // mergeTags adds or overwrites tags (keys compared without case), keeping the total within 50.

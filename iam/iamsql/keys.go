@@ -74,7 +74,7 @@ func (s *Service) unseal(sealed, boundTo string) ([]byte, error) {
 
 const accessKeyColumns = `k.id, k.account_id, k.status, k.created_at, k.last_used_at, k.last_used_service, k.last_used_region`
 
-func scanAccessKey(row interface{ Scan(...any) error }, userName string) (iam.AccessKey, error) {
+func scanAccessKey(row scanner, userName string) (iam.AccessKey, error) {
 	k := iam.AccessKey{UserName: userName}
 	var created, used int64
 	err := row.Scan(&k.ID, &k.AccountID, &k.Status, &created, &used, &k.LastUsed.Service, &k.LastUsed.Region)
@@ -90,20 +90,11 @@ func (s *Service) ListAccessKeys(ctx context.Context, account, userName string) 
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+accessKeyColumns+` FROM iam_access_keys k
+		name := canonicalName(ctx, tx, owner, userName) // one lookup serves every key
+		out, err = queryAll(ctx, tx, func(row scanner) (iam.AccessKey, error) { return scanAccessKey(row, name) },
+			`SELECT `+accessKeyColumns+` FROM iam_access_keys k
 			WHERE k.account_id = $1 AND k.user_id = $2 ORDER BY k.created_at, k.id`, account, owner)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanAccessKey(rows, canonicalName(ctx, tx, owner, userName))
-			if err != nil {
-				return err
-			}
-			out = append(out, k)
-		}
-		return rows.Err()
+		return err
 	})
 	return out, err
 }

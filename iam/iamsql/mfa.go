@@ -16,7 +16,7 @@ type mfaRow struct {
 
 const mfaColumns = `serial, account_id, name, path, seed_sealed, user_id, enabled_at, last_step, created_at`
 
-func scanMFA(row interface{ Scan(...any) error }) (*mfaRow, error) {
+func scanMFA(row scanner) (*mfaRow, error) {
 	var m mfaRow
 	err := row.Scan(&m.serial, &m.account, &m.name, &m.path, &m.sealed, &m.userID, &m.enabled, &m.lastStep, &m.created)
 	return &m, err
@@ -156,19 +156,11 @@ func (s *Service) ListMFADevices(ctx context.Context, account, userName string) 
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+mfaColumns+` FROM iam_mfa_devices WHERE account_id = $1 AND user_id = $2 ORDER BY serial`, account, u.id)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMFA(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, m.device(u.name))
-		}
-		return rows.Err()
+		out, err = queryAll(ctx, tx, func(row scanner) (iam.MFADevice, error) {
+			m, err := scanMFA(row)
+			return m.device(u.name), err
+		}, `SELECT `+mfaColumns+` FROM iam_mfa_devices WHERE account_id = $1 AND user_id = $2 ORDER BY serial`, account, u.id)
+		return err
 	})
 	return out, err
 }
@@ -192,21 +184,8 @@ func (s *Service) ListVirtualMFADevices(ctx context.Context, account, assignment
 	}
 	var out []iam.MFADevice
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+mfaColumns+` FROM iam_mfa_devices WHERE account_id = $1 ORDER BY serial`, account)
+		ms, err := queryAll(ctx, tx, scanMFA, `SELECT `+mfaColumns+` FROM iam_mfa_devices WHERE account_id = $1 ORDER BY serial`, account)
 		if err != nil {
-			return err
-		}
-		var ms []*mfaRow
-		for rows.Next() {
-			m, err := scanMFA(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			ms = append(ms, m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, m := range ms {

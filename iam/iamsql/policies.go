@@ -20,7 +20,7 @@ type policyRow struct {
 
 const policyColumns = `id, account_id, arn, name, path, description, default_version, next_version, created_at, updated_at`
 
-func scanPolicy(row interface{ Scan(...any) error }) (*policyRow, error) {
+func scanPolicy(row scanner) (*policyRow, error) {
 	var p policyRow
 	err := row.Scan(&p.id, &p.account, &p.arn, &p.name, &p.path, &p.desc, &p.defaultVersion, &p.nextVersion, &p.created, &p.updated)
 	return &p, err
@@ -219,21 +219,12 @@ func (s *Service) ListPolicies(ctx context.Context, in ListPoliciesInput) ([]iam
 			}
 		}
 		if in.Scope != ScopeAWS {
-			rows, err := tx.QueryContext(ctx, `SELECT `+policyColumns+` FROM iam_policies WHERE account_id = $1`, in.Account)
+			customer, err := queryAll(ctx, tx, scanPolicy, `SELECT `+policyColumns+` FROM iam_policies WHERE account_id = $1`, in.Account)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				p, err := scanPolicy(rows)
-				if err != nil {
-					rows.Close()
-					return err
-				}
+			for _, p := range customer {
 				all = append(all, p.managed())
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
 			}
 		}
 		for _, p := range all {
@@ -390,24 +381,16 @@ func (s *Service) ListPolicyVersions(ctx context.Context, account, arn string) (
 }
 
 func policyVersions(ctx context.Context, q querier, p *policyRow) ([]iam.PolicyVersion, error) {
-	rows, err := q.QueryContext(ctx, `SELECT version_id, document, created_at FROM iam_policy_versions WHERE policy_id = $1`, p.id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []iam.PolicyVersion
-	for rows.Next() {
+	out, err := queryAll(ctx, q, func(row scanner) (iam.PolicyVersion, error) {
 		var v iam.PolicyVersion
 		var created int64
-		if err := rows.Scan(&v.VersionID, &v.Document, &created); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&v.VersionID, &v.Document, &created)
 		v.CreatedAt = fromMS(created)
 		v.IsDefault = v.VersionID == p.defaultVersion
-		out = append(out, v)
-	}
+		return v, err
+	}, `SELECT version_id, document, created_at FROM iam_policy_versions WHERE policy_id = $1`, p.id)
 	sort.Slice(out, func(i, j int) bool { return versionNumber(out[i].VersionID) > versionNumber(out[j].VersionID) })
-	return out, rows.Err()
+	return out, err
 }
 
 func versionNumber(v string) int {
@@ -583,22 +566,14 @@ func (s *Service) ListAttachedPolicies(ctx context.Context, ref iam.EntityRef) (
 }
 
 func attachedPolicies(ctx context.Context, q querier, ownerID string) ([]iam.AttachedPolicy, error) {
-	rows, err := q.QueryContext(ctx, `SELECT policy_arn FROM iam_attachments WHERE owner_id = $1`, ownerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []iam.AttachedPolicy
-	for rows.Next() {
+	out, err := queryAll(ctx, q, func(row scanner) (iam.AttachedPolicy, error) {
 		var arn string
-		if err := rows.Scan(&arn); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&arn)
 		r, _ := iam.ParsePolicyARN(arn)
-		out = append(out, iam.AttachedPolicy{Name: r.Name, ARN: arn})
-	}
+		return iam.AttachedPolicy{Name: r.Name, ARN: arn}, err
+	}, `SELECT policy_arn FROM iam_attachments WHERE owner_id = $1`, ownerID)
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, rows.Err()
+	return out, err
 }
 
 // PolicyEntity is an entity a managed policy is attached to.
@@ -618,22 +593,16 @@ func (s *Service) ListEntitiesForPolicy(ctx context.Context, account, arn string
 			}
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT e.kind, e.name, e.id FROM iam_entities e JOIN iam_attachments a ON a.owner_id = e.id
-			WHERE a.policy_arn = $1 AND e.account_id = $2 ORDER BY e.kind, e.name_lower`, arn, account)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		var err error
+		out, err = queryAll(ctx, tx, func(row scanner) (PolicyEntity, error) {
 			var pe PolicyEntity
 			var kind string
-			if err := rows.Scan(&kind, &pe.Name, &pe.ID); err != nil {
-				return err
-			}
+			err := row.Scan(&kind, &pe.Name, &pe.ID)
 			pe.Kind = iam.EntityKind(kind)
-			out = append(out, pe)
-		}
-		return rows.Err()
+			return pe, err
+		}, `SELECT e.kind, e.name, e.id FROM iam_entities e JOIN iam_attachments a ON a.owner_id = e.id
+			WHERE a.policy_arn = $1 AND e.account_id = $2 ORDER BY e.kind, e.name_lower`, arn, account)
+		return err
 	})
 	return out, err
 }
@@ -739,20 +708,11 @@ func (s *Service) ListInlinePolicies(ctx context.Context, ref iam.EntityRef) ([]
 }
 
 func inlinePolicies(ctx context.Context, q querier, e *entity) ([]iam.InlinePolicy, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name, document FROM iam_inline_policies WHERE owner_id = $1 ORDER BY name`, e.id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []iam.InlinePolicy
-	for rows.Next() {
+	return queryAll(ctx, q, func(row scanner) (iam.InlinePolicy, error) {
 		p := iam.InlinePolicy{Owner: e.ref()}
-		if err := rows.Scan(&p.Name, &p.Document); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		err := row.Scan(&p.Name, &p.Document)
+		return p, err
+	}, `SELECT name, document FROM iam_inline_policies WHERE owner_id = $1 ORDER BY name`, e.id)
 }
 
 // DeleteInlinePolicy removes an inline policy.

@@ -208,21 +208,8 @@ func (s *Service) AuthorizationDetails(ctx context.Context, account string) (*ia
 			}
 			out.Roles = append(out.Roles, d)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+policyColumns+` FROM iam_policies WHERE account_id = $1`, account)
+		customer, err := queryAll(ctx, tx, scanPolicy, `SELECT `+policyColumns+` FROM iam_policies WHERE account_id = $1`, account)
 		if err != nil {
-			return err
-		}
-		var customer []*policyRow
-		for rows.Next() {
-			p, err := scanPolicy(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			customer = append(customer, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, p := range customer {
