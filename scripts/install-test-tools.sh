@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, pinned and idempotently, the programs the test suite drives into <repo>/.tools/bin:
-# crane, regctl, oras, the OCI conformance suite (Go, built with `go install pkg@version`),
+# crane, regctl, oras, the OCI conformance suite, docker-credential-ecr-login (Go, built with
+# `go install pkg@version`),
 # and skopeo and the aws CLI (Debian packages, installed when missing). Safe to run again: a tool already built at
 # its pinned version is left alone.
 #
@@ -20,6 +21,7 @@ go_tools=(
 	"github.com/regclient/regclient|github.com/regclient/regclient/cmd/regctl|v0.11.7|regctl"
 	"oras.land/oras|oras.land/oras/cmd/oras|v1.3.6|oras"
 	"github.com/opencontainers/distribution-spec/conformance|github.com/opencontainers/distribution-spec/conformance|v0.0.0-20260831232431-97274622c111|conformance"
+	"github.com/awslabs/amazon-ecr-credential-helper/ecr-login|github.com/awslabs/amazon-ecr-credential-helper/ecr-login/cli/docker-credential-ecr-login|v0.12.0|docker-credential-ecr-login"
 )
 
 # installed_version BINARY MODULE prints the version of MODULE recorded in BINARY's build info.
