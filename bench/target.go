@@ -86,6 +86,10 @@ func (t *target) start(ctx context.Context, parent string, conns int, keep bool)
 	case kindCoffer:
 		args = []string{"serve", "--listen", addr, "--data", data, "--log-level", "error",
 			"--gc-interval", "0", "--create-on-push"}
+		if t.Creds == nil {
+			// Distribution runs without auth; so does Coffer, unless credentials are given.
+			args = append(args, "--insecure-no-auth")
+		}
 	case kindDistribution:
 		cfg := filepath.Join(dir, "config.yml")
 		t.lastConfig = distributionConfig(addr, data)
