@@ -4,54 +4,26 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/coffer-registry/coffer/internal/awstest"
 )
 
-// needTool finds an external client, skipping the test when it is absent, unless CI is set.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed (set CI=1 to make this a failure)", name)
-	}
-	return path
-}
-
-// clientEnv isolates the AWS clients from any local configuration.
-func clientEnv(t *testing.T) []string {
-	dir := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env,
-		"AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=standard")
-}
+// cliCreds are the credentials the external clients sign with; the test endpoint does not
+// check them.
+var cliCreds = aws.Credentials{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "secret"}
 
 func runAWS(t *testing.T, url string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command(needTool(t, "aws"), append([]string{"--endpoint-url", url, "--output", "json"}, args...)...)
-	cmd.Env = clientEnv(t)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	return out.String(), errb.String(), err
+	return awstest.CLI(t, url, cliCreds, "us-east-1", args...)
 }
 
 func TestAWSCLI(t *testing.T) {
-	needTool(t, "aws")
+	awstest.NeedTool(t, "aws")
 	rec := &recorded{}
 	srv := httptest.NewServer(newTestEndpoint(t, rec))
 	defer srv.Close()
@@ -157,18 +129,12 @@ print(json.dumps(out))
 `
 
 func TestBoto3(t *testing.T) {
-	python := needTool(t, "python3")
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("boto3 is required in CI: %v", err)
-		}
-		t.Skip("boto3 not installed (set CI=1 to make this a failure)")
-	}
+	python := awstest.NeedBoto3(t)
 	rec := &recorded{}
 	srv := httptest.NewServer(newTestEndpoint(t, rec))
 	defer srv.Close()
 	cmd := exec.Command(python, "-c", botoScript, srv.URL)
-	cmd.Env = clientEnv(t)
+	cmd.Env = awstest.Env(t, cliCreds, "us-east-1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/coffer-registry/coffer/internal/awstest"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -71,7 +72,7 @@ func TestOCIPushSeenByECR(t *testing.T) {
 // TestAWSCLI drives the main flow with the aws CLI.
 func TestAWSCLI(t *testing.T) {
 	c := start(t)
-	needTool(t, "aws")
+	awstest.NeedTool(t, "aws")
 	run := func(args ...string) string {
 		t.Helper()
 		out, stderr, err := c.awsCLI(t, c.root, args...)

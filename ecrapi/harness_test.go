@@ -1,12 +1,10 @@
 package ecrapi_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -26,6 +24,7 @@ import (
 	"github.com/coffer-registry/coffer/ecrapi"
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
+	"github.com/coffer-registry/coffer/internal/awstest"
 	"github.com/coffer-registry/coffer/policy"
 	"github.com/coffer-registry/coffer/registry"
 	"github.com/coffer-registry/coffer/store/sqlite"
@@ -170,55 +169,16 @@ func must[T any](t testing.TB) func(v T, err error) T {
 	}
 }
 
-// needTool finds an external client, skipping the test when it is absent, unless CI is set.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed (set CI=1 to make this a failure)", name)
-	}
-	return path
-}
-
-// clientEnv gives an external AWS client these credentials and nothing of the machine's own.
-func clientEnv(t *testing.T, creds aws.Credentials) []string {
-	dir := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
-		"AWS_DEFAULT_REGION="+region, "AWS_REGION="+region,
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
-}
-
 func (c *coffer) awsCLI(t *testing.T, creds aws.Credentials, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := exec.Command(needTool(t, "aws"), append([]string{"--endpoint-url", c.url, "--output", "json"}, args...)...)
-	cmd.Env = clientEnv(t, creds)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return out.String(), errb.String(), err
+	return awstest.CLI(t, c.url, creds, region, args...)
 }
 
 func (c *coffer) python(t *testing.T, creds aws.Credentials, script string) (string, error) {
 	t.Helper()
-	py := needTool(t, "python3")
-	if err := exec.Command(py, "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("boto3 is required in CI: %v", err)
-		}
-		t.Skip("boto3 not installed")
-	}
+	py := awstest.NeedBoto3(t)
 	cmd := exec.Command(py, "-c", script)
-	cmd.Env = append(clientEnv(t, creds), "COFFER_URL="+c.url)
+	cmd.Env = append(awstest.Env(t, creds, region), "COFFER_URL="+c.url)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -11,41 +11,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coffer-registry/coffer/iam"
-)
+	"github.com/aws/aws-sdk-go-v2/aws"
 
-// needTool finds an external client, skipping the test when it is absent, unless CI is set.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed (set CI=1 to make this a failure)", name)
-	}
-	return path
-}
+	"github.com/coffer-registry/coffer/iam"
+	"github.com/coffer-registry/coffer/internal/awstest"
+)
 
 // clientEnv isolates the AWS clients from any local configuration and signs as id/secret.
 func clientEnv(t *testing.T, id, secret string) []string {
-	dir := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "AWS_ACCESS_KEY_ID="+id, "AWS_SECRET_ACCESS_KEY="+secret,
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "AWS_RETRY_MODE=standard")
+	return awstest.Env(t, aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, "us-east-1")
 }
 
 // cli runs `aws --endpoint-url <world> --output json args...` as the root user.
 func (w *world) cli(t *testing.T, args ...string) (map[string]any, string, error) {
 	t.Helper()
-	cmd := exec.Command(needTool(t, "aws"), append([]string{"--endpoint-url", w.srv.URL, "--output", "json"}, args...)...)
+	cmd := exec.Command(awstest.NeedTool(t, "aws"), append([]string{"--endpoint-url", w.srv.URL, "--output", "json"}, args...)...)
 	cmd.Env = clientEnv(t, w.rootKey.ID, w.rootKey.Secret)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -89,7 +69,7 @@ func dig(v any, path ...any) any {
 }
 
 func TestAWSCLI(t *testing.T) {
-	needTool(t, "aws")
+	awstest.NeedTool(t, "aws")
 	w := newWorld(t)
 	dir := t.TempDir()
 	policyFile := filepath.Join(dir, "policy.json")
@@ -233,10 +213,7 @@ print(json.dumps(out))
 `
 
 func TestBoto3(t *testing.T) {
-	python := needTool(t, "python3")
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		t.Skip("boto3 not installed")
-	}
+	python := awstest.NeedBoto3(t)
 	w := newWorld(t)
 	cmd := exec.Command(python, "-c", boto3Script, w.srv.URL, readOnlyECR)
 	cmd.Env = clientEnv(t, w.rootKey.ID, w.rootKey.Secret)
@@ -265,7 +242,7 @@ func TestBoto3(t *testing.T) {
 // A sample of the corpus through `aws iam simulate-custom-policy --cli-input-json`, as the
 // corpus's own instructions replay it.
 func TestAWSCLICorpusSample(t *testing.T) {
-	needTool(t, "aws")
+	awstest.NeedTool(t, "aws")
 	if testing.Short() {
 		t.Skip("runs the aws CLI 50 times")
 	}

@@ -1,13 +1,9 @@
 package orgapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,6 +15,7 @@ import (
 
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
+	"github.com/coffer-registry/coffer/internal/awstest"
 )
 
 func TestDescribeOrganization(t *testing.T) {
@@ -268,25 +265,14 @@ func TestAuthorization(t *testing.T) {
 // TestAWSCLI drives the operations through the aws CLI.
 func TestAWSCLI(t *testing.T) {
 	c := start(t)
-	aws := needTool(t, "aws")
+	awstest.NeedTool(t, "aws")
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command(aws, append([]string{"--endpoint-url", c.url, "--output", "json", "organizations"}, args...)...)
-		dir := t.TempDir()
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "AWS_") {
-				cmd.Env = append(cmd.Env, kv)
-			}
+		out, errs, err := awstest.CLI(t, c.url, c.root, region, append([]string{"organizations"}, args...)...)
+		if err != nil {
+			t.Fatalf("aws organizations %v: %v: %s", args, err, errs)
 		}
-		cmd.Env = append(cmd.Env, "AWS_ACCESS_KEY_ID="+c.root.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+c.root.SecretAccessKey,
-			"AWS_DEFAULT_REGION="+region, "AWS_CONFIG_FILE="+filepath.Join(dir, "config"),
-			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"), "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1")
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("aws organizations %v: %v: %s", args, err, errb.String())
-		}
-		return out.String()
+		return out
 	}
 	var created struct {
 		CreateAccountStatus struct{ Id, State, AccountId string }
@@ -320,16 +306,4 @@ func decode(t *testing.T, s string, v any) {
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		t.Fatalf("%v: %s", err, s)
 	}
-}
-
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed (set CI=1 to make this a failure)", name)
-	}
-	return path
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/coffer-registry/coffer/iam"
+	"github.com/coffer-registry/coffer/internal/awstest"
 )
 
 // TestAWSCLI: with the aws CLI, the management account's root creates a member account, a
@@ -15,7 +16,7 @@ import (
 // returned credentials are who get-caller-identity says.
 func TestAWSCLI(t *testing.T) {
 	c := start(t)
-	needTool(t, "aws")
+	awstest.NeedTool(t, "aws")
 	stdout, stderr, err := c.awsCLI(t, c.root, "organizations", "create-account", "--email", "cli@example.com", "--account-name", "cli")
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
@@ -80,7 +81,7 @@ func TestAWSCLI(t *testing.T) {
 // that needs MFA.
 func TestBoto3(t *testing.T) {
 	c := start(t)
-	needTool(t, "python3")
+	awstest.NeedTool(t, "python3")
 	admin := c.user(c.mgmt, "admin", `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"},
 		{"Effect":"Allow","Action":"organizations:*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}`)

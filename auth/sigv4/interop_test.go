@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/coffer-registry/coffer/auth/sigv4"
+	"github.com/coffer-registry/coffer/internal/awstest"
 )
 
 // The interop tests drive real AWS clients (Go SDK, aws CLI, boto3) against a
@@ -156,48 +155,12 @@ func TestGoSDKECR(t *testing.T) {
 	}
 }
 
-// pythonClient finds an executable, skipping when it is absent outside CI.
-func pythonClient(t *testing.T, name string) string {
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return path
-}
-
-// clientEnv is the current environment without AWS settings, plus creds and
-// config files that do not exist, so nothing on the machine leaks in.
-func clientEnv(t *testing.T, creds aws.Credentials) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	dir := t.TempDir()
-	env = append(env,
-		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
-		"AWS_DEFAULT_REGION=us-east-1",
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-	)
-	if creds.SessionToken != "" {
-		env = append(env, "AWS_SESSION_TOKEN="+creds.SessionToken)
-	}
-	return env
-}
-
 func TestAWSCLI(t *testing.T) {
-	cli := pythonClient(t, "aws")
+	cli := awstest.NeedTool(t, "aws")
 	srv := realClockServer(t)
 	run := func(creds aws.Credentials, args ...string) (string, error) {
 		cmd := exec.Command(cli, append(args, "--endpoint-url", srv.URL, "--output", "json")...)
-		cmd.Env = clientEnv(t, creds)
+		cmd.Env = awstest.Env(t, creds, "us-east-1")
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
@@ -248,20 +211,14 @@ print(json.dumps(out))
 `
 
 func TestBoto3(t *testing.T) {
-	python := pythonClient(t, "python3")
-	if err := exec.Command(python, "-c", "import boto3").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("boto3 is required in CI")
-		}
-		t.Skip("boto3 not installed")
-	}
+	python := awstest.NeedBoto3(t)
 	srv := realClockServer(t)
 	for _, tc := range []struct {
 		creds   aws.Credentials
 		wantARN string
 	}{{userCreds, userARN}, {sessionCreds, sessionARN}} {
 		cmd := exec.Command(python, "-c", boto3Script, srv.URL)
-		cmd.Env = clientEnv(t, tc.creds)
+		cmd.Env = awstest.Env(t, tc.creds, "us-east-1")
 		raw, err := cmd.Output()
 		if err != nil {
 			var ee *exec.ExitError
