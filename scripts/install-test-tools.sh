@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Installs, pinned and idempotently, the programs the test suite drives into <repo>/.tools/bin:
 # crane, regctl, oras, the OCI conformance suite, docker-credential-ecr-login (Go, built with
-# `go install pkg@version`),
-# and skopeo and the aws CLI (Debian packages, installed when missing). Safe to run again: a tool already built at
-# its pinned version is left alone.
+# `go install pkg@version`), and skopeo and the aws CLI (Debian packages, installed when
+# missing). Safe to run again: a tool already built at its pinned version is left alone.
 #
 # Why `go install pkg@version` and not `tool` lines in a go.mod: each tool is then built with the
 # exact dependency versions its own go.mod/go.sum pin (verified by the checksum database), and
