@@ -144,10 +144,8 @@ func (s *Service) migrate(ctx context.Context) error {
 			if n > 0 {
 				return nil
 			}
-			for _, stmt := range splitStatements(string(body)) {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("iamsql: migration %s: %w", base, err)
-				}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil { // SQLite runs every statement of the file
+				return fmt.Errorf("iamsql: migration %s: %w", base, err)
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO iam_schema_migrations (version, applied_at) VALUES ($1, $2)`, version, time.Now().UnixMilli())
 			return err
@@ -157,28 +155,6 @@ func (s *Service) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// splitStatements cuts a migration into statements at semicolons ending a line, dropping comments.
-func splitStatements(body string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(body, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(trimmed, ";") {
-			out = append(out, strings.TrimSpace(cur.String()))
-			cur.Reset()
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
 }
 
 func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
