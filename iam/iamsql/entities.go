@@ -182,40 +182,47 @@ func (s *Service) ListUsers(ctx context.Context, account, pathPrefix string) ([]
 // DeleteUser removes a user that has no access keys, MFA devices, policies or group memberships.
 func (s *Service) DeleteUser(ctx context.Context, account, name string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		e, err := loadEntity(ctx, tx, iam.EntityRef{Account: account, Kind: iam.KindUser, Name: name})
-		if err != nil {
-			return err
-		}
-		checks := []struct {
-			query   string
-			args    []any
-			message string
-		}{
-			{`SELECT COUNT(*) FROM iam_access_keys WHERE account_id = $1 AND user_id = $2`, []any{account, e.id}, "Cannot delete entity, must delete access keys first."},
-			{`SELECT COUNT(*) FROM iam_mfa_devices WHERE account_id = $1 AND user_id = $2`, []any{account, e.id}, "Cannot delete entity, must delete MFA device first."},
-			{`SELECT COUNT(*) FROM iam_inline_policies WHERE owner_id = $1`, []any{e.id}, "Cannot delete entity, must delete policies first."},
-			{`SELECT COUNT(*) FROM iam_attachments WHERE owner_id = $1`, []any{e.id}, "Cannot delete entity, must detach all policies first."},
-			{`SELECT COUNT(*) FROM iam_group_members WHERE user_id = $1`, []any{e.id}, "Cannot delete entity, must remove users from group first."},
-		}
-		for _, c := range checks {
-			n, err := count(ctx, tx, c.query, c.args...)
-			if err != nil {
-				return err
+		return deleteEntity(ctx, tx, iam.EntityRef{Account: account, Kind: iam.KindUser, Name: name}, func(id string) []dependent {
+			return []dependent{
+				{`SELECT COUNT(*) FROM iam_access_keys WHERE account_id = $1 AND user_id = $2`, []any{account, id}, "Cannot delete entity, must delete access keys first."},
+				{`SELECT COUNT(*) FROM iam_mfa_devices WHERE account_id = $1 AND user_id = $2`, []any{account, id}, "Cannot delete entity, must delete MFA device first."},
+				{`SELECT COUNT(*) FROM iam_inline_policies WHERE owner_id = $1`, []any{id}, "Cannot delete entity, must delete policies first."},
+				{`SELECT COUNT(*) FROM iam_attachments WHERE owner_id = $1`, []any{id}, "Cannot delete entity, must detach all policies first."},
+				{`SELECT COUNT(*) FROM iam_group_members WHERE user_id = $1`, []any{id}, "Cannot delete entity, must remove users from group first."},
 			}
-			if n > 0 {
-				return iam.DeleteConflict("%s", c.message)
-			}
-		}
-		return deleteEntityRows(ctx, tx, e.id)
+		})
 	})
 }
 
-func deleteEntityRows(ctx context.Context, tx *sql.Tx, id string) error {
+// dependent is a kind of row that keeps a user, group or role from being deleted: a query
+// counting such rows, its arguments, and the conflict IAM reports while any remain.
+type dependent struct {
+	query   string
+	args    []any
+	message string
+}
+
+// deleteEntity removes a user, group or role and its tags once none of the dependents of its
+// id remain.
+func deleteEntity(ctx context.Context, tx *sql.Tx, ref iam.EntityRef, dependents func(id string) []dependent) error {
+	e, err := loadEntity(ctx, tx, ref)
+	if err != nil {
+		return err
+	}
+	for _, d := range dependents(e.id) {
+		n, err := count(ctx, tx, d.query, d.args...)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return iam.DeleteConflict("%s", d.message)
+		}
+	}
 	for _, q := range []string{
 		`DELETE FROM iam_tags WHERE owner_id = $1`,
 		`DELETE FROM iam_entities WHERE id = $1`,
 	} {
-		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+		if _, err := tx.ExecContext(ctx, q, e.id); err != nil {
 			return err
 		}
 	}
@@ -330,25 +337,13 @@ func (s *Service) ListGroupsForUser(ctx context.Context, account, userName strin
 // DeleteGroup removes a group without members or policies.
 func (s *Service) DeleteGroup(ctx context.Context, account, name string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		e, err := loadEntity(ctx, tx, iam.EntityRef{Account: account, Kind: iam.KindGroup, Name: name})
-		if err != nil {
-			return err
-		}
-		checks := []struct{ query, message string }{
-			{`SELECT COUNT(*) FROM iam_group_members WHERE group_id = $1`, "Cannot delete entity, must remove users from group first."},
-			{`SELECT COUNT(*) FROM iam_inline_policies WHERE owner_id = $1`, "Cannot delete entity, must delete policies first."},
-			{`SELECT COUNT(*) FROM iam_attachments WHERE owner_id = $1`, "Cannot delete entity, must detach all policies first."},
-		}
-		for _, c := range checks {
-			n, err := count(ctx, tx, c.query, e.id)
-			if err != nil {
-				return err
+		return deleteEntity(ctx, tx, iam.EntityRef{Account: account, Kind: iam.KindGroup, Name: name}, func(id string) []dependent {
+			return []dependent{
+				{`SELECT COUNT(*) FROM iam_group_members WHERE group_id = $1`, []any{id}, "Cannot delete entity, must remove users from group first."},
+				{`SELECT COUNT(*) FROM iam_inline_policies WHERE owner_id = $1`, []any{id}, "Cannot delete entity, must delete policies first."},
+				{`SELECT COUNT(*) FROM iam_attachments WHERE owner_id = $1`, []any{id}, "Cannot delete entity, must detach all policies first."},
 			}
-			if n > 0 {
-				return iam.DeleteConflict("%s", c.message)
-			}
-		}
-		return deleteEntityRows(ctx, tx, e.id)
+		})
 	})
 }
 
@@ -537,24 +532,12 @@ func (s *Service) ListRoles(ctx context.Context, account, pathPrefix string) ([]
 // DeleteRole removes a role without policies. Its live sessions lose every permission.
 func (s *Service) DeleteRole(ctx context.Context, account, name string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		e, err := loadEntity(ctx, tx, iam.EntityRef{Account: account, Kind: iam.KindRole, Name: name})
-		if err != nil {
-			return err
-		}
-		checks := []struct{ query, message string }{
-			{`SELECT COUNT(*) FROM iam_attachments WHERE owner_id = $1`, "Cannot delete entity, must detach all policies first."},
-			{`SELECT COUNT(*) FROM iam_inline_policies WHERE owner_id = $1`, "Cannot delete entity, must delete policies first."},
-		}
-		for _, c := range checks {
-			n, err := count(ctx, tx, c.query, e.id)
-			if err != nil {
-				return err
+		return deleteEntity(ctx, tx, iam.EntityRef{Account: account, Kind: iam.KindRole, Name: name}, func(id string) []dependent {
+			return []dependent{
+				{`SELECT COUNT(*) FROM iam_attachments WHERE owner_id = $1`, []any{id}, "Cannot delete entity, must detach all policies first."},
+				{`SELECT COUNT(*) FROM iam_inline_policies WHERE owner_id = $1`, []any{id}, "Cannot delete entity, must delete policies first."},
 			}
-			if n > 0 {
-				return iam.DeleteConflict("%s", c.message)
-			}
-		}
-		return deleteEntityRows(ctx, tx, e.id)
+		})
 	})
 }
 
