@@ -11,7 +11,7 @@ import (
 // registry password, crane pushes to the repositoryUri with it, and ECR lists the image.
 func TestECRAndRegistryWithAWSCLIAndCrane(t *testing.T) {
 	crane := newClient(t, "crane")
-	srv := startCoffer(t, "")
+	srv := startCofferAuthorized(t, "")
 	root := newAWSCLI(t, srv)
 
 	repo := root.run("ecr", "create-repository", "--repository-name", "team/app")

@@ -75,8 +75,17 @@ type coffer struct {
 
 // startCoffer starts `coffer serve` on a free loopback port with data directory dir (a new
 // temporary one when dir is empty) and create-on-push on, waits until it serves, and stops it
-// with SIGTERM at the end of the test.
+// with SIGTERM at the end of the test. Its registry runs with --insecure-no-auth: these tests
+// are about what clients and the server do with images, not about who may; the tests of
+// access control start the server with startCofferAuthorized.
 func startCoffer(t *testing.T, dir string, extraArgs ...string) *coffer {
+	t.Helper()
+	return startCofferAuthorized(t, dir, append([]string{"--insecure-no-auth"}, extraArgs...)...)
+}
+
+// startCofferAuthorized is startCoffer with the registry's authentication and authorization
+// on, as coffer serve runs by default.
+func startCofferAuthorized(t *testing.T, dir string, extraArgs ...string) *coffer {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
