@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
+	"github.com/coffer-registry/coffer/internal/iamtest"
 	"github.com/coffer-registry/coffer/policy"
 )
 
@@ -72,22 +72,8 @@ type callerIdentity struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
 	w := &world{clock: &clock{}}
-	s, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: func(doc string, kind iam.PolicyKind) error {
-			_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-			return err
-		}, Now: w.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	res, err := s.Bootstrap(ctx, iamsql.BootstrapInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, res := iamtest.Open(t, w.clock.Now, iamsql.BootstrapInput{})
 	w.store = &countingStore{Service: s}
 	w.acct, w.rootKey = res.Account.ID, res.RootKey
 	w.auth = auth.NewAPIAuthenticator(auth.APIConfig{Store: w.store, Regions: []string{"eu-west-1", "us-east-1"}})

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/coffer-registry/coffer/awsproto"
 	cofferiam "github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
+	"github.com/coffer-registry/coffer/internal/iamtest"
 	"github.com/coffer-registry/coffer/policy"
 )
 
@@ -57,21 +57,7 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: func(doc string, kind cofferiam.PolicyKind) error {
-			_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-			return err
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	res, err := s.Bootstrap(ctx, iamsql.BootstrapInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, res := iamtest.Open(t, nil, iamsql.BootstrapInput{})
 	w := &world{t: t, store: &countingStore{Service: s}, acct: res.Account.ID, rootKey: res.RootKey,
 		repoPols: map[string]*policy.Policy{}}
 	w.authz = authz.New(authz.Config{Identities: w.store, Region: region,

@@ -22,10 +22,9 @@ import (
 	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/blob/fs"
 	"github.com/coffer-registry/coffer/ecrapi"
-	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
 	"github.com/coffer-registry/coffer/internal/awstest"
-	"github.com/coffer-registry/coffer/policy"
+	"github.com/coffer-registry/coffer/internal/iamtest"
 	"github.com/coffer-registry/coffer/registry"
 	"github.com/coffer-registry/coffer/store/sqlite"
 )
@@ -45,11 +44,6 @@ type coffer struct {
 	root   aws.Credentials
 }
 
-func validatePolicy(doc string, kind iam.PolicyKind) error {
-	_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-	return err
-}
-
 func start(t testing.TB) *coffer {
 	t.Helper()
 	return startWith(t, ecrapi.Quotas{})
@@ -57,18 +51,8 @@ func start(t testing.TB) *coffer {
 
 func startWith(t testing.TB, quotas ecrapi.Quotas) *coffer {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	ids, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"),
-		KeyPath: filepath.Join(dir, "iam.key"), ValidatePolicy: validatePolicy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ids.Close() })
-	boot, err := ids.Bootstrap(ctx, iamsql.BootstrapInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids, boot := iamtest.Open(t, nil, iamsql.BootstrapInput{})
 	meta, err := sqlite.OpenOptions(filepath.Join(dir, "meta.db"), sqlite.Options{PullFlushInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -119,20 +103,7 @@ func (c *coffer) account(name string) string {
 // user creates an IAM user with an inline policy (if doc is not empty) and an access key.
 func (c *coffer) user(account, name, doc string) aws.Credentials {
 	c.t.Helper()
-	ctx := context.Background()
-	if _, err := c.iam.CreateUser(ctx, iamsql.CreateUserInput{Account: account, Name: name}); err != nil {
-		c.t.Fatal(err)
-	}
-	if doc != "" {
-		if err := c.iam.PutInlinePolicy(ctx, iam.EntityRef{Account: account, Kind: iam.KindUser, Name: name}, "inline", doc); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-	key, err := c.iam.CreateAccessKey(ctx, account, name)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}
+	return iamtest.User(c.t, c.iam, account, name, doc)
 }
 
 func allowDoc(action, resource, condition string) string {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ import (
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
 	"github.com/coffer-registry/coffer/iamapi"
-	"github.com/coffer-registry/coffer/policy"
+	"github.com/coffer-registry/coffer/internal/iamtest"
 	"github.com/coffer-registry/coffer/stsapi"
 )
 
@@ -41,22 +40,8 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.offset.L
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
 	w := &world{}
-	s, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: func(doc string, kind iam.PolicyKind) error {
-			_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-			return err
-		}, Now: w.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	res, err := s.Bootstrap(ctx, iamsql.BootstrapInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, res := iamtest.Open(t, w.now, iamsql.BootstrapInput{})
 	w.store, w.acct, w.rootKey = s, res.Account.ID, res.RootKey
 	authn := auth.NewAPIAuthenticator(auth.APIConfig{Store: s, Now: w.now})
 	t.Cleanup(func() { authn.Close() })

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,10 +15,9 @@ import (
 	"github.com/coffer-registry/coffer/auth"
 	"github.com/coffer-registry/coffer/authz"
 	"github.com/coffer-registry/coffer/awsproto"
-	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
+	"github.com/coffer-registry/coffer/internal/iamtest"
 	"github.com/coffer-registry/coffer/orgapi"
-	"github.com/coffer-registry/coffer/policy"
 )
 
 const region = "us-east-1"
@@ -37,21 +35,7 @@ type coffer struct {
 
 func start(t *testing.T) *coffer {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: func(doc string, kind iam.PolicyKind) error {
-			_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-			return err
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	boot, err := store.Bootstrap(ctx, iamsql.BootstrapInput{Email: "owner@example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, boot := iamtest.Open(t, nil, iamsql.BootstrapInput{Email: "owner@example.com"})
 	authn := auth.NewAPIAuthenticator(auth.APIConfig{Store: store})
 	t.Cleanup(func() { authn.Close() })
 	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Authenticate: authn.Authenticate})
@@ -70,20 +54,7 @@ func (c *coffer) orgs(creds aws.Credentials) *organizations.Client {
 // user creates an IAM user with an inline policy (if doc is not empty) and an access key.
 func (c *coffer) user(account, name, doc string) aws.Credentials {
 	c.t.Helper()
-	ctx := context.Background()
-	if _, err := c.store.CreateUser(ctx, iamsql.CreateUserInput{Account: account, Name: name}); err != nil {
-		c.t.Fatal(err)
-	}
-	if doc != "" {
-		if err := c.store.PutInlinePolicy(ctx, iam.EntityRef{Account: account, Kind: iam.KindUser, Name: name}, "inline", doc); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-	key, err := c.store.CreateAccessKey(ctx, account, name)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}
+	return iamtest.User(c.t, c.store, account, name, doc)
 }
 
 // rootOf gives a member account's root user an access key.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +23,8 @@ import (
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
 	"github.com/coffer-registry/coffer/internal/awstest"
+	"github.com/coffer-registry/coffer/internal/iamtest"
 	"github.com/coffer-registry/coffer/orgapi"
-	"github.com/coffer-registry/coffer/policy"
 	"github.com/coffer-registry/coffer/stsapi"
 )
 
@@ -41,25 +40,9 @@ type coffer struct {
 	root  aws.Credentials
 }
 
-func validatePolicy(doc string, kind iam.PolicyKind) error {
-	_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-	return err
-}
-
 func start(t testing.TB) *coffer {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	store, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"),
-		KeyPath: filepath.Join(dir, "iam.key"), ValidatePolicy: validatePolicy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	boot, err := store.Bootstrap(ctx, iamsql.BootstrapInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, boot := iamtest.Open(t, nil, iamsql.BootstrapInput{})
 	authn := auth.NewAPIAuthenticator(auth.APIConfig{Store: store})
 	t.Cleanup(func() { authn.Close() })
 	authorizer := newAuthorizer(store)
@@ -97,20 +80,7 @@ func sessionCreds(cr *ststypes.Credentials) aws.Credentials {
 // access key, and returns its credentials.
 func (c *coffer) user(account, name, doc string) aws.Credentials {
 	c.t.Helper()
-	ctx := context.Background()
-	if _, err := c.store.CreateUser(ctx, iamsql.CreateUserInput{Account: account, Name: name}); err != nil {
-		c.t.Fatal(err)
-	}
-	if doc != "" {
-		if err := c.store.PutInlinePolicy(ctx, iam.EntityRef{Account: account, Kind: iam.KindUser, Name: name}, "inline", doc); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-	key, err := c.store.CreateAccessKey(ctx, account, name)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}
+	return iamtest.User(c.t, c.store, account, name, doc)
 }
 
 // role creates a role with a trust policy and, if doc is not empty, an inline policy.
