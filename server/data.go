@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-registry/coffer/blob"
 	"github.com/coffer-registry/coffer/blob/fs"
 	"github.com/coffer-registry/coffer/store"
+	"github.com/coffer-registry/coffer/store/cache"
 	"github.com/coffer-registry/coffer/store/sqlite"
 )
 
@@ -66,7 +67,9 @@ func OpenData(dir string, gcGrace time.Duration) (*Data, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: metadata store: %w", err)
 	}
-	return &Data{Layout: l, Blobs: blobs, Meta: meta}, nil
+	// Manifest GET/HEAD read the repository and the tag from memory; another process's
+	// writes (coffer gc) show within the cache's one-second MaxAge.
+	return &Data{Layout: l, Blobs: blobs, Meta: cache.New(meta, cache.Options{})}, nil
 }
 
 // Close closes the metadata store (the blob store holds no open resources).
