@@ -44,12 +44,41 @@ type Data struct {
 	Meta   store.Store
 }
 
+// Durability says what an acknowledged write survives. Every blob file is fsynced before it
+// is published either way; the setting is about the metadata database (SQLite in WAL mode).
+type Durability string
+
+const (
+	// DurabilityProcess (the default): an acknowledged write survives the process being
+	// killed (kill -9, a crash); the last metadata writes may be lost if the machine loses
+	// power, never the database's consistency. SQLite synchronous=NORMAL: no fsync per commit.
+	DurabilityProcess Durability = "process"
+	// DurabilityFsync: an acknowledged write survives power loss too. SQLite
+	// synchronous=FULL: an fsync of the write-ahead log per commit.
+	DurabilityFsync Durability = "fsync"
+)
+
+// synchronous returns SQLite's synchronous setting for d ("" means the default).
+func (d Durability) synchronous() (string, error) {
+	switch d {
+	case "", DurabilityProcess:
+		return "NORMAL", nil
+	case DurabilityFsync:
+		return "FULL", nil
+	}
+	return "", fmt.Errorf("server: durability %q: want %s or %s", d, DurabilityProcess, DurabilityFsync)
+}
+
 // OpenData creates the data directory when missing and opens its blob and metadata stores.
 // gcGrace is how long an untagged manifest or unreferenced blob waits before garbage
 // collection may review it (0: no wait).
-func OpenData(dir string, gcGrace time.Duration) (*Data, error) {
+func OpenData(dir string, gcGrace time.Duration, durability Durability) (*Data, error) {
 	if dir == "" {
 		return nil, errors.New("server: data directory is empty")
+	}
+	synchronous, err := durability.synchronous()
+	if err != nil {
+		return nil, err
 	}
 	l := Layout(dir)
 	if err := os.MkdirAll(string(l), 0o700); err != nil {
@@ -63,7 +92,7 @@ func OpenData(dir string, gcGrace time.Duration) (*Data, error) {
 	if delay <= 0 {
 		delay = -1 // the store's "no delay"; its zero value means its own default
 	}
-	meta, err := sqlite.OpenOptions(l.MetaDB(), sqlite.Options{ReviewDelay: delay})
+	meta, err := sqlite.OpenOptions(l.MetaDB(), sqlite.Options{ReviewDelay: delay, Synchronous: synchronous})
 	if err != nil {
 		return nil, fmt.Errorf("server: metadata store: %w", err)
 	}

@@ -36,6 +36,7 @@ type Config struct {
 
 	GCInterval      time.Duration // pause between background GC passes; 0: no background GC
 	GCGrace         time.Duration // age before garbage may be collected; 0: none (tests)
+	Durability      Durability    // what an acknowledged write survives; "": DurabilityProcess
 	ShutdownTimeout time.Duration // grace for requests in flight at shutdown; default 30s
 
 	Logger *slog.Logger // default: slog.Default()
@@ -83,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := OpenData(cfg.DataDir, cfg.GCGrace)
+	data, err := OpenData(cfg.DataDir, cfg.GCGrace, cfg.Durability)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ or with the key of the same name in the --config YAML file: flag > environment >
 			if _, err := os.Stat(o.Data); err != nil {
 				return fmt.Errorf("data directory: %w", err)
 			}
-			data, err := server.OpenData(o.Data, o.GCGrace)
+			data, err := server.OpenData(o.Data, o.GCGrace, server.Durability(o.Durability))
 			if err != nil {
 				return err
 			}
@@ -61,7 +61,7 @@ or with the key of the same name in the --config YAML file: flag > environment >
 			return nil
 		},
 	}
-	optionFlags(cmd, &o, "data", "gc-grace", "log-level", "log-format")
+	optionFlags(cmd, &o, "data", "gc-grace", "durability", "log-level", "log-format")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be deleted, delete nothing")
 	return cmd
 }

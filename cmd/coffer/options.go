@@ -30,6 +30,7 @@ type Options struct {
 	InsecureNoAuth  bool          `yaml:"insecure-no-auth"`
 	GCInterval      time.Duration `yaml:"gc-interval"`
 	GCGrace         time.Duration `yaml:"gc-grace"`
+	Durability      string        `yaml:"durability"`
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
 	LogLevel        string        `yaml:"log-level"`
 	LogFormat       string        `yaml:"log-format"`
@@ -44,6 +45,7 @@ func defaultOptions() Options {
 		CreateOnPush:    true,
 		GCInterval:      10 * time.Minute,
 		GCGrace:         24 * time.Hour,
+		Durability:      "process",
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -86,6 +88,8 @@ func optionFlags(cmd *cobra.Command, o *Options, names ...string) {
 			fs.DurationVar(&o.GCInterval, name, d.GCInterval, "pause between background garbage-collection passes; 0 turns the background collector off")
 		case "gc-grace":
 			fs.DurationVar(&o.GCGrace, name, d.GCGrace, "how long an untagged manifest or unreferenced blob is kept before garbage collection may delete it; 0: no wait")
+		case "durability":
+			fs.StringVar(&o.Durability, name, d.Durability, "what an acknowledged push survives: process (a killed process or crash; the last metadata writes may be lost on power loss) or fsync (power loss too: an fsync per metadata commit, slower small pushes); blob files are fsynced either way")
 		case "shutdown-timeout":
 			fs.DurationVar(&o.ShutdownTimeout, name, d.ShutdownTimeout, "on SIGTERM/SIGINT, how long requests in flight may take to finish")
 		case "log-level":
@@ -191,6 +195,9 @@ func (o *Options) validate() error {
 	}
 	if o.GCGrace < 0 {
 		return errors.New("--gc-grace must not be negative")
+	}
+	if o.Durability != "process" && o.Durability != "fsync" {
+		return fmt.Errorf("--durability %q: want process or fsync", o.Durability)
 	}
 	switch strings.ToLower(o.LogLevel) {
 	case "debug", "info", "warn", "error":

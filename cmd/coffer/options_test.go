@@ -37,6 +37,7 @@ var threeValues = map[string]struct {
 		time.Minute, 2 * time.Hour, 3 * time.Second},
 	"gc-grace": {"7m", "8h", "0s", func(o Options) any { return o.GCGrace },
 		7 * time.Minute, 8 * time.Hour, time.Duration(0)},
+	"durability": {"fsync", "process", "fsync", func(o Options) any { return o.Durability }, "fsync", "process", "fsync"},
 	"shutdown-timeout": {"4s", "5s", "6s", func(o Options) any { return o.ShutdownTimeout },
 		4 * time.Second, 5 * time.Second, 6 * time.Second},
 	"log-level":  {"debug", "warn", "error", func(o Options) any { return o.LogLevel }, "debug", "warn", "error"},

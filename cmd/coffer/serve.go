@@ -69,6 +69,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 				InsecureNoAuth:  o.InsecureNoAuth,
 				GCInterval:      o.GCInterval,
 				GCGrace:         o.GCGrace,
+				Durability:      server.Durability(o.Durability),
 				ShutdownTimeout: o.ShutdownTimeout,
 				Logger:          newLogger(stderr, o),
 				Stdout:          stdout,
@@ -80,7 +81,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 		},
 	}
 	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "insecure-no-auth",
-		"gc-interval", "gc-grace", "shutdown-timeout", "log-level", "log-format")
+		"gc-interval", "gc-grace", "durability", "shutdown-timeout", "log-level", "log-format")
 	return cmd
 }
 
