@@ -198,7 +198,7 @@ func (h *Handler) uploadWhole(w http.ResponseWriter, r *http.Request, rt route, 
 		_ = up.Cancel(detach(ctx))
 		return err
 	}
-	if err := h.commit(ctx, repo, up, d); err != nil {
+	if err := h.commit(ctx, repo, up, d, ""); err != nil {
 		if !isDigestError(err) {
 			_ = up.Cancel(detach(ctx))
 		}
@@ -290,16 +290,13 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rt rout
 		return err
 	}
 	ctx := r.Context()
-	if err := h.commit(ctx, repo, up, d); err != nil {
+	if err := h.commit(ctx, repo, up, d, rt.upload); err != nil {
 		if isDigestError(err) { // Commit discarded the bytes: the session is over
 			_ = h.meta.DeleteUpload(detach(ctx), rt.upload)
 		} else {
 			_ = up.Close()
 		}
 		return err
-	}
-	if err := h.meta.DeleteUpload(detach(ctx), rt.upload); err != nil && !errors.Is(err, store.ErrUploadNotFound) {
-		h.log.Warn("registry: removing a committed upload session", "upload", rt.upload, "err", err)
 	}
 	blobCreated(w, rt, d)
 	return nil
@@ -323,9 +320,10 @@ func (h *Handler) cancelUpload(w http.ResponseWriter, r *http.Request, rt route)
 	return nil
 }
 
-// commit publishes the upload under d and links it to the repository. Once the bytes are
-// complete it runs to the end even if the client goes away.
-func (h *Handler) commit(ctx context.Context, repo store.Repository, up blob.Upload, d digest.Digest) error {
+// commit publishes the upload under d, links it to the repository and ends the upload
+// session (when not empty) in the same metadata transaction. Once the bytes are complete it
+// runs to the end even if the client goes away.
+func (h *Handler) commit(ctx context.Context, repo store.Repository, up blob.Upload, d digest.Digest, session string) error {
 	ctx = detach(ctx)
 	if err := h.meta.QueueBlobForReview(ctx, d, orphanReviewDelay); err != nil {
 		return err
@@ -340,7 +338,7 @@ func (h *Handler) commit(ctx context.Context, repo store.Repository, up blob.Upl
 	case err != nil:
 		return err
 	}
-	return h.meta.LinkBlob(ctx, repo.ID, d, size)
+	return h.meta.LinkUploadedBlob(ctx, repo.ID, d, size, session)
 }
 
 func isDigestError(err error) bool {

@@ -119,6 +119,10 @@ type Store interface {
 	// LinkBlob records that the repository holds a verified blob (after upload or mount),
 	// and postpones any garbage-collection review of it.
 	LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64) error
+	// LinkUploadedBlob is LinkBlob and the end of upload session uploadID (when not empty)
+	// in one transaction: what a registry does once an upload's bytes are committed. A
+	// session already gone is not an error.
+	LinkUploadedBlob(ctx context.Context, repoID int64, d digest.Digest, size int64, uploadID string) error
 	// StatBlob returns the size of a blob the repository holds, or ErrBlobNotFound.
 	StatBlob(ctx context.Context, repoID int64, d digest.Digest) (int64, error)
 	// UnlinkBlob removes the blob from the repository; ErrBlobNotFound if it was not there.

@@ -11,22 +11,38 @@ import (
 
 // LinkBlob records the blob in the repository and postpones its review by the review delay.
 func (s *Store) LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64) error {
-	now := s.now().UnixMilli()
+	return s.write(ctx, func(tx *sql.Tx) error { return s.linkBlob(ctx, tx, repoID, d, size) })
+}
+
+// LinkUploadedBlob links the blob and deletes the upload session, in one transaction.
+func (s *Store) LinkUploadedBlob(ctx context.Context, repoID int64, d digest.Digest, size int64, uploadID string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := repositoryExists(ctx, tx, repoID); err != nil {
+		if err := s.linkBlob(ctx, tx, repoID, d, size); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
-			return err
+		if uploadID == "" {
+			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO repository_blobs (repository_id, digest, size, linked_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at, size = excluded.size`,
-			repoID, d.String(), size, now); err != nil {
-			return err
-		}
-		return queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
+		_, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = $1`, uploadID)
+		return err
 	})
+}
+
+func (s *Store) linkBlob(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, size int64) error {
+	now := s.now().UnixMilli()
+	if err := repositoryExists(ctx, tx, repoID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO repository_blobs (repository_id, digest, size, linked_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at, size = excluded.size`,
+		repoID, d.String(), size, now); err != nil {
+		return err
+	}
+	return queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
 }
 
 // StatBlob returns the size of a blob linked to the repository.

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Factory) {
 		{"Referrers", testReferrers},
 		{"MarkPulled", testMarkPulled},
 		{"Uploads", testUploads},
+		{"LinkUploadedBlob", testLinkUploadedBlob},
 		{"GCNotDueBeforeDelay", testGCNotDue},
 		{"GCBlobs", testGCBlobs},
 		{"GCUntaggedManifests", testGCManifests},
@@ -523,6 +524,32 @@ func testUploads(t *testing.T, open Factory) {
 	wantErr(t, "delete twice", s.DeleteUpload(ctx, ids[0]), store.ErrUploadNotFound)
 	_, err := s.GetUpload(ctx, ids[0])
 	wantErr(t, "get deleted", err, store.ErrUploadNotFound)
+}
+
+func testLinkUploadedBlob(t *testing.T, open Factory) {
+	s := openStore(t, open, time.Hour)
+	r := newRepo(t, s, "r")
+	id := "6f1d2c3b-0000-4000-8000-00000000000d"
+	check(t, s.CreateUpload(ctx, store.Upload{ID: id, RepositoryID: r.ID}))
+	d := digest.FromString("uploaded")
+	check(t, s.LinkUploadedBlob(ctx, r.ID, d, 8, id))
+	if size := must[int64](t)(s.StatBlob(ctx, r.ID, d)); size != 8 {
+		t.Fatalf("StatBlob = %d, want 8", size)
+	}
+	_, err := s.GetUpload(ctx, id)
+	wantErr(t, "session after LinkUploadedBlob", err, store.ErrUploadNotFound)
+	// A session already gone, or none (a monolithic upload), is not an error.
+	check(t, s.LinkUploadedBlob(ctx, r.ID, d, 8, id))
+	d2 := digest.FromString("whole")
+	check(t, s.LinkUploadedBlob(ctx, r.ID, d2, 5, ""))
+	if !must[bool](t)(s.BlobReferenced(ctx, d2)) {
+		t.Fatal("blob linked without a session is not referenced")
+	}
+	// A missing repository links nothing and keeps the session.
+	id2 := "6f1d2c3b-0000-4000-8000-00000000000e"
+	check(t, s.CreateUpload(ctx, store.Upload{ID: id2, RepositoryID: r.ID}))
+	wantErr(t, "link into a missing repository", s.LinkUploadedBlob(ctx, 9999, d, 8, id2), store.ErrRepositoryNotFound)
+	must[store.Upload](t)(s.GetUpload(ctx, id2))
 }
 
 // takeAll leases every due item.
