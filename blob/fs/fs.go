@@ -6,6 +6,7 @@
 //	blobs/<algorithm>/<first two hex digits>/<hex>   verified content (sha256 or sha512)
 //	uploads/<uuid>/data                               bytes received so far
 //	uploads/<uuid>/hashstate                          sha256 state and the offset it covers
+//	                                                  (uploads of 1 MiB or more)
 //	trash/<hex>.<uuid>                                a blob being deleted (moved aside first;
 //	                                                  put back by New after a crash)
 //
@@ -52,6 +53,10 @@ const (
 	// bufferSize is the copy buffer for uploads: big enough that hashing and writing run in
 	// long stretches.
 	bufferSize = 1 << 20
+
+	// stateMinSize: an upload smaller than this keeps no hashstate file; hashing its data
+	// again on resume costs less than a file written per request (small pushes).
+	stateMinSize = 1 << 20
 )
 
 var bufferPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
@@ -534,7 +539,7 @@ func fill(r io.Reader, buf []byte) (int, error) {
 // saveState writes the sha256 state with the offset it covers. It is not synced: after a
 // crash a stale or torn state is detected by its offset or its format and the data re-hashed.
 func (u *upload) saveState() error {
-	if u.saved == u.size {
+	if u.saved == u.size || u.size < stateMinSize {
 		return nil
 	}
 	state, err := u.h.(encoding.BinaryMarshaler).MarshalBinary()

@@ -230,22 +230,26 @@ func TestResumeRehashesAfterCrash(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			s, dir := newStore(t)
-			p := randomBytes(t, 300000)
+			p := randomBytes(t, 3_000_000)
 			d := digest.FromBytes(p)
 			u, _ := s.StartUpload(ctx)
-			u.ReadFrom(bytes.NewReader(p[:100000])) // saves the state at 100000
-			u.Write(p[100000:200000])               // not saved: the process "dies" here
-			damage(filepath.Join(dir, "uploads", u.ID(), "hashstate"))
+			u.ReadFrom(bytes.NewReader(p[:1_500_000])) // saves the state at 1500000
+			u.Write(p[1_500_000:2_000_000])            // not saved: the process "dies" here
+			state := filepath.Join(dir, "uploads", u.ID(), "hashstate")
+			if _, err := os.Stat(state); err != nil {
+				t.Fatalf("no hash state after ReadFrom of 1.5 MB: %v", err)
+			}
+			damage(state)
 
 			s2, _ := New(dir)
 			u2, err := s2.ResumeUpload(ctx, u.ID())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if u2.Size() != 200000 {
+			if u2.Size() != 2_000_000 {
 				t.Fatalf("Size = %d", u2.Size())
 			}
-			u2.Write(p[200000:])
+			u2.Write(p[2_000_000:])
 			if _, err := u2.Commit(ctx, d); err != nil {
 				t.Fatalf("Commit after crash: %v", err)
 			}
@@ -518,5 +522,35 @@ func TestEmptyUploadDirectoriesRemovedAtStart(t *testing.T) {
 	}
 	if _, err := os.Stat(young); err != nil {
 		t.Fatalf("young upload directory removed: %v", err)
+	}
+}
+
+// A small upload writes no hash state (resuming hashes its data again) and still resumes.
+func TestSmallUploadKeepsNoHashState(t *testing.T) {
+	s, dir := newStore(t)
+	p := randomBytes(t, 64<<10)
+	d := digest.FromBytes(p)
+	u, err := s.StartUpload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.ReadFrom(bytes.NewReader(p[:40000])); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "uploads", u.ID(), "hashstate")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("hashstate of a 40000-byte upload: %v", err)
+	}
+	u2, err := s.ResumeUpload(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u2.ReadFrom(bytes.NewReader(p[40000:])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u2.Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
 	}
 }
