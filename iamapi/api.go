@@ -254,6 +254,19 @@ func pageOf[T any](items []T, in Paging) (page []T, truncated bool, next *string
 	return page, false, nil, nil
 }
 
+// wirePage cuts one page out of items (see pageOf) and converts it to its wire form.
+func wirePage[T, W any](items []T, in Paging, wire func(*T) W) ([]W, bool, *string, error) {
+	page, truncated, next, err := pageOf(items, in)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	out := make([]W, len(page))
+	for i := range page {
+		out[i] = wire(&page[i])
+	}
+	return out, truncated, next, nil
+}
+
 // encodeDocument percent-encodes a policy document as IAM returns it (RFC 3986: everything
 // but unreserved characters escaped, spaces as %20); the CLI and boto3 decode it.
 func encodeDocument(doc string) *string {

@@ -60,16 +60,12 @@ func (a *api) registerAccessKeys(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(keys, in.Paging)
+		list, truncated, marker, err := wirePage(keys, in.Paging, wireAccessKey)
 		if err != nil {
 			return nil, err
 		}
-		out := &sdk.ListAccessKeysOutput{AccessKeyMetadata: make([]iamtypes.AccessKeyMetadata, len(page)),
-			IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.AccessKeyMetadata[i] = wireAccessKey(&page[i])
-		}
-		return out, nil
+		return &sdk.ListAccessKeysOutput{AccessKeyMetadata: list,
+			IsTruncated: truncated, Marker: marker}, nil
 	})
 
 	op(e, "UpdateAccessKey", func(ctx context.Context, in *updateAccessKeyIn) (*awsproto.NoOutput, error) {

@@ -127,15 +127,11 @@ func (a *api) registerManagedPolicies(e *awsproto.Endpoint) {
 			}
 			policies = kept
 		}
-		page, truncated, marker, err := pageOf(policies, in.Paging)
+		list, truncated, marker, err := wirePage(policies, in.Paging, func(v *iam.ManagedPolicy) iamtypes.Policy { return wirePolicy(v, false) })
 		if err != nil {
 			return nil, err
 		}
-		out := &sdk.ListPoliciesOutput{Policies: make([]iamtypes.Policy, len(page)), IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.Policies[i] = wirePolicy(&page[i], false)
-		}
-		return out, nil
+		return &sdk.ListPoliciesOutput{Policies: list, IsTruncated: truncated, Marker: marker}, nil
 	})
 
 	op(e, "DeletePolicy", func(ctx context.Context, in *policyARNIn) (*awsproto.NoOutput, error) {
@@ -181,15 +177,11 @@ func (a *api) registerManagedPolicies(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(versions, in.Paging)
+		list, truncated, marker, err := wirePage(versions, in.Paging, func(v *iam.PolicyVersion) iamtypes.PolicyVersion { return wireVersion(v, false) })
 		if err != nil {
 			return nil, err
 		}
-		out := &sdk.ListPolicyVersionsOutput{Versions: make([]iamtypes.PolicyVersion, len(page)), IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.Versions[i] = wireVersion(&page[i], false)
-		}
-		return out, nil
+		return &sdk.ListPolicyVersionsOutput{Versions: list, IsTruncated: truncated, Marker: marker}, nil
 	})
 
 	op(e, "DeletePolicyVersion", func(ctx context.Context, in *policyVersionIn) (*awsproto.NoOutput, error) {

@@ -110,15 +110,11 @@ func (a *api) registerRoles(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(roles, in.Paging)
+		list, truncated, marker, err := wirePage(roles, in.Paging, func(v *iam.Role) iamtypes.Role { return wireRole(v, false) })
 		if err != nil {
 			return nil, err
 		}
-		out := &sdk.ListRolesOutput{Roles: make([]iamtypes.Role, len(page)), IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.Roles[i] = wireRole(&page[i], false)
-		}
-		return out, nil
+		return &sdk.ListRolesOutput{Roles: list, IsTruncated: truncated, Marker: marker}, nil
 	})
 
 	op(e, "UpdateRole", func(ctx context.Context, in *updateRoleIn) (*sdk.UpdateRoleOutput, error) {

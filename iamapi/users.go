@@ -124,15 +124,11 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(users, in.Paging)
+		list, truncated, marker, err := wirePage(users, in.Paging, func(v *iam.User) iamtypes.User { return wireUser(v, false) })
 		if err != nil {
 			return nil, err
 		}
-		out := &sdk.ListUsersOutput{Users: make([]iamtypes.User, len(page)), IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.Users[i] = wireUser(&page[i], false)
-		}
-		return out, nil
+		return &sdk.ListUsersOutput{Users: list, IsTruncated: truncated, Marker: marker}, nil
 	})
 
 	op(e, "UpdateUser", func(ctx context.Context, in *updateEntityIn) (*awsproto.NoOutput, error) {
@@ -159,15 +155,11 @@ func (a *api) registerUsers(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(groups, in.Paging)
+		list, truncated, marker, err := wirePage(groups, in.Paging, wireGroup)
 		if err != nil {
 			return nil, err
 		}
-		out := &sdk.ListGroupsForUserOutput{Groups: make([]iamtypes.Group, len(page)), IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.Groups[i] = wireGroup(&page[i])
-		}
-		return out, nil
+		return &sdk.ListGroupsForUserOutput{Groups: list, IsTruncated: truncated, Marker: marker}, nil
 	})
 }
 
@@ -253,16 +245,12 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if lookupErr != nil {
 			return nil, lookupErr
 		}
-		page, truncated, marker, err := pageOf(members, in.Paging)
+		list, truncated, marker, err := wirePage(members, in.Paging, func(v *iam.User) iamtypes.User { return wireUser(v, false) })
 		if err != nil {
 			return nil, err
 		}
 		group := wireGroup(g)
-		out := &sdk.GetGroupOutput{Group: &group, Users: make([]iamtypes.User, len(page)), IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.Users[i] = wireUser(&page[i], false)
-		}
-		return out, nil
+		return &sdk.GetGroupOutput{Group: &group, Users: list, IsTruncated: truncated, Marker: marker}, nil
 	})
 
 	op(e, "ListGroups", func(ctx context.Context, in *listByPathIn) (*sdk.ListGroupsOutput, error) {
@@ -274,15 +262,11 @@ func (a *api) registerGroups(e *awsproto.Endpoint) {
 		if err != nil {
 			return nil, err
 		}
-		page, truncated, marker, err := pageOf(groups, in.Paging)
+		list, truncated, marker, err := wirePage(groups, in.Paging, wireGroup)
 		if err != nil {
 			return nil, err
 		}
-		out := &sdk.ListGroupsOutput{Groups: make([]iamtypes.Group, len(page)), IsTruncated: truncated, Marker: marker}
-		for i := range page {
-			out.Groups[i] = wireGroup(&page[i])
-		}
-		return out, nil
+		return &sdk.ListGroupsOutput{Groups: list, IsTruncated: truncated, Marker: marker}, nil
 	})
 
 	op(e, "UpdateGroup", func(ctx context.Context, in *updateEntityIn) (*awsproto.NoOutput, error) {
