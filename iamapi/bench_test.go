@@ -17,7 +17,7 @@ func BenchmarkSimulateCustomPolicy(b *testing.B) {
 	cases := loadCorpus(b)
 	inputs := make([]*sdk.SimulateCustomPolicyInput, len(cases))
 	for i := range cases {
-		inputs[i] = cases[i].input()
+		inputs[i] = simulateInput(&cases[i])
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -2,72 +2,24 @@ package iamapi_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sdk "github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/coffer-registry/coffer/internal/policycases"
 )
 
-// corpusCase is one case of ../shared/reference/policy-cases*.json, in SimulateCustomPolicy's shape.
-type corpusCase struct {
-	ID                                 string `json:"id"`
-	CallerArn                          string
-	ActionName                         string
-	ResourceArn                        string
-	ResourceOwner                      string
-	PolicyInputList                    []string
-	PermissionsBoundaryPolicyInputList []string
-	ResourcePolicy                     string
-	ContextEntries                     []struct {
-		ContextKeyName   string
-		ContextKeyValues []string
-		ContextKeyType   string
-	}
-	EvalDecision string
-}
-
-// referenceDir is ../shared/reference beside the module root.
-func referenceDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	ref := filepath.Join(dir, "..", "shared", "reference")
-	if _, err := os.Stat(ref); err != nil {
-		t.Fatalf("the simulator tests need the reference corpus at %s: %v", ref, err)
-	}
-	return ref
-}
+// corpusCase is one case of the policy corpus.
+type corpusCase = policycases.Case
 
 func loadCorpus(t testing.TB) []corpusCase {
 	t.Helper()
 	var all []corpusCase
-	for _, name := range []string{"policy-cases.json", "policy-cases-classic.json"} {
-		data, err := os.ReadFile(filepath.Join(referenceDir(t), name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cases []corpusCase
-		if err := json.Unmarshal(data, &cases); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		all = append(all, cases...)
+	for _, name := range policycases.Files {
+		all = append(all, policycases.Load(t, name)...)
 	}
 	if len(all) < 2000 {
 		t.Fatalf("the corpus holds only %d cases", len(all))
@@ -75,7 +27,8 @@ func loadCorpus(t testing.TB) []corpusCase {
 	return all
 }
 
-func (c *corpusCase) input() *sdk.SimulateCustomPolicyInput {
+// simulateInput is a case as SimulateCustomPolicy takes it.
+func simulateInput(c *corpusCase) *sdk.SimulateCustomPolicyInput {
 	in := &sdk.SimulateCustomPolicyInput{PolicyInputList: c.PolicyInputList, PermissionsBoundaryPolicyInputList: c.PermissionsBoundaryPolicyInputList,
 		ActionNames: []string{c.ActionName}, ResourceArns: []string{c.ResourceArn}, CallerArn: aws.String(c.CallerArn),
 		ResourceOwner: aws.String(c.ResourceOwner)}
@@ -98,7 +51,7 @@ func TestSimulateCustomPolicyCorpus(t *testing.T) {
 	ctx := context.Background()
 	failures := 0
 	for _, c := range loadCorpus(t) {
-		out, err := w.root.SimulateCustomPolicy(ctx, c.input())
+		out, err := w.root.SimulateCustomPolicy(ctx, simulateInput(&c))
 		if err != nil {
 			t.Errorf("%s: %v", c.ID, err)
 			failures++

@@ -1,84 +1,24 @@
 package policy
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/coffer-registry/coffer/internal/policycases"
 )
 
-// corpusCase is one case of ../shared/reference/policy-cases*.json (SimulateCustomPolicy shape).
-type corpusCase struct {
-	ID                                 string
-	Name                               string `json:"name"`
-	CallerArn                          string
-	ActionName                         string
-	ResourceArn                        string
-	ResourceOwner                      string
-	PolicyInputList                    []string
-	PermissionsBoundaryPolicyInputList []string
-	ResourcePolicy                     string
-	ContextEntries                     []struct {
-		ContextKeyName   string
-		ContextKeyValues []string
-		ContextKeyType   string
-	}
-	EvalDecision   string
-	Features       []string `json:"features"`
-	Contested      bool     `json:"contested"`
-	OracleDecision string   `json:"oracleDecision"`
-}
+// corpusCase is one case of the policy corpus.
+type corpusCase = policycases.Case
 
 // knownDisagreements lists corpus cases whose stated decision the engine deliberately does
 // not reproduce, with the AWS documentation that says otherwise. Each is printed on every
 // run; the test fails if an unlisted case fails or a listed case starts to agree.
 var knownDisagreements = map[string]string{}
 
-// referenceDir finds ../shared/reference relative to the module root.
-func referenceDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("policy tests: go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-	ref := filepath.Join(dir, "..", "shared", "reference")
-	if _, err := os.Stat(ref); err != nil {
-		t.Fatalf("policy tests need the reference corpus at %s (checkout of shared/ beside the module): %v", ref, err)
-	}
-	return ref
-}
-
-func loadCases(t testing.TB, name string) []corpusCase {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(referenceDir(t), name))
-	if err != nil {
-		t.Fatalf("reading %s: %v", name, err)
-	}
-	var cases []corpusCase
-	if err := json.Unmarshal(data, &cases); err != nil {
-		t.Fatalf("decoding %s: %v", name, err)
-	}
-	if len(cases) == 0 {
-		t.Fatalf("%s holds no cases", name)
-	}
-	return cases
-}
-
-// build turns a case into a request and policy set.
-func (c *corpusCase) build() (*Request, *PolicySet, error) {
+// buildCase turns a case into a request and policy set.
+func buildCase(c *corpusCase) (*Request, *PolicySet, error) {
 	p, err := PrincipalFromARN(c.CallerArn)
 	if err != nil {
 		return nil, nil, err
@@ -139,7 +79,7 @@ func caseFamily(c *corpusCase) string {
 }
 
 func runCorpus(t *testing.T, file string) {
-	cases := loadCases(t, file)
+	cases := policycases.Load(t, file)
 	type tally struct{ pass, total int }
 	families := map[string]*tally{}
 	var failures []string
@@ -151,7 +91,7 @@ func runCorpus(t *testing.T, file string) {
 		}
 		families[fam].total++
 		got := "error"
-		req, set, err := c.build()
+		req, set, err := buildCase(c)
 		if err == nil {
 			d := Evaluate(req, set)
 			got = d.Outcome.String()
