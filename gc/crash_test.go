@@ -186,7 +186,7 @@ func TestKillDuringPushesLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Uploads the kill interrupted can be resumed (re-hashed) or cancelled.
-	blobs.Uploads(ctx, func(id string, _ time.Time) error {
+	err = blobs.Uploads(ctx, func(id string, _ time.Time) error {
 		u, err := blobs.ResumeUpload(ctx, id)
 		if err != nil {
 			t.Errorf("interrupted upload %s: %v", id, err)
@@ -194,5 +194,8 @@ func TestKillDuringPushesLosesNothingAcknowledged(t *testing.T) {
 		}
 		return u.Cancel(ctx)
 	})
+	if err != nil {
+		t.Fatalf("cancelling the interrupted uploads: %v", err)
+	}
 	t.Logf("%d pushes acknowledged, %d blobs visible after kill -9", len(acks), walked)
 }

@@ -415,7 +415,9 @@ func TestWalk(t *testing.T) {
 		}
 	}
 	got := map[digest.Digest]int64{}
-	s.Walk(ctx, func(d digest.Digest, size int64, _ time.Time) error { got[d] = size; return nil })
+	if err := s.Walk(ctx, func(d digest.Digest, size int64, _ time.Time) error { got[d] = size; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != len(want) {
 		t.Fatalf("Walk found %d, want %d", len(got), len(want))
 	}
