@@ -26,7 +26,7 @@ func (a *api) entity(ctx context.Context, account string, kind iam.EntityKind, n
 			return resource{arn: u.ARN, tags: u.Tags, boundary: u.PermissionsBoundary}
 		}
 	case iam.KindGroup:
-		if g, _, err := a.Store.GetGroup(ctx, account, name); err == nil {
+		if g, err := a.Store.LookupGroup(ctx, account, name); err == nil {
 			return resource{arn: g.ARN}
 		}
 	case iam.KindRole:

@@ -172,7 +172,7 @@ func (a *api) principalPolicies(ctx context.Context, account, sourceARN string, 
 		return u.ARN, a.storedBoundary(ctx, account, u.PermissionsBoundary, sim)
 	case "group":
 		ref.Kind = iam.KindGroup
-		if _, _, err := a.Store.GetGroup(ctx, account, r.Name); err != nil {
+		if _, err := a.Store.LookupGroup(ctx, account, r.Name); err != nil {
 			return "", err
 		}
 		return "", a.entityPolicies(ctx, ref, iamtypes.PolicySourceTypeGroup, sim)

@@ -281,6 +281,16 @@ func (s *Service) GetGroup(ctx context.Context, account, name string) (*iam.Grou
 	return g, users, err
 }
 
+// LookupGroup returns a group without its members: all that authorizing an operation on the
+// group, or checking that it exists, needs.
+func (s *Service) LookupGroup(ctx context.Context, account, name string) (*iam.Group, error) {
+	e, err := loadEntity(ctx, s.reader, iam.EntityRef{Account: account, Kind: iam.KindGroup, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	return groupFrom(e), nil
+}
+
 func groupMembers(ctx context.Context, q querier, groupID string) ([]*entity, error) {
 	return queryAll(ctx, q, scanEntity, `SELECT `+prefixed("e.", entityColumns)+` FROM iam_entities e
 		JOIN iam_group_members m ON m.user_id = e.id WHERE m.group_id = $1 ORDER BY e.name_lower`, groupID)

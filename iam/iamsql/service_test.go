@@ -307,6 +307,11 @@ func TestGroups(t *testing.T) {
 	if len(members) != 1 || members[0].Name != "alice" {
 		t.Fatalf("members %+v", members)
 	}
+	if lg := must[*iam.Group](t)(f.LookupGroup(ctx, f.acct, "Devs")); *lg != *g {
+		t.Fatalf("looked up %+v, want %+v", lg, g)
+	}
+	_, err = f.LookupGroup(ctx, f.acct, "nope")
+	wantMessage(t, err, iam.CodeNoSuchEntity, "The group with name nope cannot be found.")
 	if gs := must[[]iam.Group](t)(f.ListGroupsForUser(ctx, f.acct, "alice")); len(gs) != 1 || gs[0].Name != "devs" {
 		t.Fatalf("groups for user %+v", gs)
 	}
