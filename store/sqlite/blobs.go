@@ -23,26 +23,23 @@ func (s *Store) LinkUploadedBlob(ctx context.Context, repoID int64, d digest.Dig
 		if uploadID == "" {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = $1`, uploadID)
+		_, err := tx.StmtContext(ctx, s.wstmts.deleteUpload).ExecContext(ctx, uploadID)
 		return err
 	})
 }
 
 func (s *Store) linkBlob(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, size int64) error {
 	now := s.now().UnixMilli()
-	if err := repositoryExists(ctx, tx, repoID); err != nil {
+	if err := s.repositoryExists(ctx, tx, repoID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (digest) DO NOTHING`, d.String(), size, now); err != nil {
+	if _, err := tx.StmtContext(ctx, s.wstmts.insertBlob).ExecContext(ctx, d.String(), size, now); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO repository_blobs (repository_id, digest, size, linked_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at, size = excluded.size`,
-		repoID, d.String(), size, now); err != nil {
+	if _, err := tx.StmtContext(ctx, s.wstmts.linkBlob).ExecContext(ctx, repoID, d.String(), size, now); err != nil {
 		return err
 	}
-	return queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
+	return s.queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
 }
 
 // StatBlob returns the size of a blob linked to the repository.
@@ -69,7 +66,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) e
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrBlobNotFound
 		}
-		return queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
+		return s.queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
 	})
 }
 
@@ -87,9 +84,9 @@ func (s *Store) BlobReferenced(ctx context.Context, d digest.Digest) (bool, erro
 	return n > 0, nil
 }
 
-func repositoryExists(ctx context.Context, tx *sql.Tx, repoID int64) error {
+func (s *Store) repositoryExists(ctx context.Context, tx *sql.Tx, repoID int64) error {
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories WHERE id = $1`, repoID).Scan(&n); err != nil {
+	if err := tx.StmtContext(ctx, s.wstmts.repositoryExists).QueryRowContext(ctx, repoID).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -100,10 +97,7 @@ func repositoryExists(ctx context.Context, tx *sql.Tx, repoID int64) error {
 
 // queue puts an item on the review queue, or postpones the queued item to reviewAfter (an
 // item is never brought forward).
-func queue(ctx context.Context, tx *sql.Tx, d digest.Digest, repoID int64, isManifest bool, reviewAfter int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO gc_review_queue (digest, repository_id, is_manifest, review_after, lease_until)
-		VALUES ($1, $2, $3, $4, 0)
-		ON CONFLICT (is_manifest, repository_id, digest) DO UPDATE SET review_after = excluded.review_after
-		WHERE gc_review_queue.review_after < excluded.review_after`, d.String(), repoID, isManifest, reviewAfter)
+func (s *Store) queue(ctx context.Context, tx *sql.Tx, d digest.Digest, repoID int64, isManifest bool, reviewAfter int64) error {
+	_, err := tx.StmtContext(ctx, s.wstmts.queue).ExecContext(ctx, d.String(), repoID, isManifest, reviewAfter)
 	return err
 }

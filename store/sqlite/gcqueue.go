@@ -168,7 +168,7 @@ func (s *Store) ReleaseGC(ctx context.Context, it store.GCItem) error {
 // QueueBlobForReview queues a blob for review after delay, or postpones its queued review.
 func (s *Store) QueueBlobForReview(ctx context.Context, d digest.Digest, delay time.Duration) error {
 	at := s.now().Add(delay).UnixMilli()
-	return s.write(ctx, func(tx *sql.Tx) error { return queue(ctx, tx, d, 0, false, at) })
+	return s.write(ctx, func(tx *sql.Tx) error { return s.queue(ctx, tx, d, 0, false, at) })
 }
 
 // PendingGC lists the due items that ConfirmGC would delete now, changing nothing.

@@ -43,7 +43,7 @@ func (s *Store) PutManifest(ctx context.Context, repoID int64, m store.Manifest,
 		size = int64(len(m.Payload))
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := repositoryExists(ctx, tx, repoID); err != nil {
+		if err := s.repositoryExists(ctx, tx, repoID); err != nil {
 			return err
 		}
 		for _, b := range m.Blobs {
@@ -90,7 +90,7 @@ func (s *Store) PutManifest(ctx context.Context, repoID int64, m store.Manifest,
 		if tag == "" {
 			if inserted == 1 {
 				// Untagged from the start (an index child, a referrer, a push by digest).
-				return queue(ctx, tx, m.Digest, repoID, true, review)
+				return s.queue(ctx, tx, m.Digest, repoID, true, review)
 			}
 			return nil
 		}
@@ -112,7 +112,7 @@ func (s *Store) PutManifest(ctx context.Context, repoID int64, m store.Manifest,
 			return err
 		}
 		if old != "" && old != m.Digest.String() {
-			return queue(ctx, tx, digest.Digest(old), repoID, true, review)
+			return s.queue(ctx, tx, digest.Digest(old), repoID, true, review)
 		}
 		return nil
 	})
@@ -213,7 +213,7 @@ func (s *Store) DeleteTag(ctx context.Context, repoID int64, tag string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE repository_id = $1 AND name = $2`, repoID, tag); err != nil {
 			return err
 		}
-		return queue(ctx, tx, digest.Digest(d), repoID, true, now+s.reviewDelay.Milliseconds())
+		return s.queue(ctx, tx, digest.Digest(d), repoID, true, now+s.reviewDelay.Milliseconds())
 	})
 }
 

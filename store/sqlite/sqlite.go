@@ -56,6 +56,7 @@ type Store struct {
 	reviewDelay time.Duration
 	now         func() time.Time
 	stmts       readStatements
+	wstmts      writeStatements
 	pulls       *pullBatcher
 }
 
@@ -115,6 +116,10 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := s.wstmts.prepare(w); err != nil {
+		w.Close()
+		return nil, err
+	}
 	// Readers begin deferred: BEGIN IMMEDIATE would take the write lock.
 	r, err := sql.Open("sqlite", dsn("deferred", "query_only(1)"))
 	if err != nil {
@@ -138,6 +143,7 @@ func OpenOptions(path string, o Options) (*Store, error) {
 func (s *Store) Close() error {
 	err := s.pulls.stop()
 	s.stmts.close()
+	s.wstmts.close()
 	if rerr := s.r.Close(); err == nil {
 		err = rerr
 	}
@@ -244,6 +250,48 @@ func (p *readStatements) prepare(db *sql.DB) error {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	return nil
+}
+
+// writeStatements are the statements every pushed blob runs, prepared once on the writer
+// connection (parsing SQL costs more than running these small statements). Use them in a
+// transaction through tx.StmtContext.
+type writeStatements struct {
+	repositoryExists, insertBlob, linkBlob, queue, insertUpload, deleteUpload *sql.Stmt
+}
+
+func (p *writeStatements) prepare(db *sql.DB) error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.Prepare(q)
+		return st
+	}
+	p.repositoryExists = prep(`SELECT COUNT(*) FROM repositories WHERE id = $1`)
+	p.insertBlob = prep(`INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (digest) DO NOTHING`)
+	p.linkBlob = prep(`INSERT INTO repository_blobs (repository_id, digest, size, linked_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at, size = excluded.size`)
+	p.queue = prep(`INSERT INTO gc_review_queue (digest, repository_id, is_manifest, review_after, lease_until)
+		VALUES ($1, $2, $3, $4, 0)
+		ON CONFLICT (is_manifest, repository_id, digest) DO UPDATE SET review_after = excluded.review_after
+		WHERE gc_review_queue.review_after < excluded.review_after`)
+	p.insertUpload = prep(`INSERT INTO uploads (id, repository_id, started_at) VALUES ($1, $2, $3)`)
+	p.deleteUpload = prep(`DELETE FROM uploads WHERE id = $1`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	return nil
+}
+
+func (p *writeStatements) close() {
+	for _, st := range []*sql.Stmt{p.repositoryExists, p.insertBlob, p.linkBlob, p.queue, p.insertUpload, p.deleteUpload} {
+		if st != nil {
+			st.Close()
+		}
+	}
 }
 
 func (p *readStatements) close() {

@@ -16,11 +16,10 @@ func (s *Store) CreateUpload(ctx context.Context, u store.Upload) error {
 		started = s.now()
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := repositoryExists(ctx, tx, u.RepositoryID); err != nil {
+		if err := s.repositoryExists(ctx, tx, u.RepositoryID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (id, repository_id, started_at) VALUES ($1, $2, $3)`,
-			u.ID, u.RepositoryID, started.UnixMilli())
+		_, err := tx.StmtContext(ctx, s.wstmts.insertUpload).ExecContext(ctx, u.ID, u.RepositoryID, started.UnixMilli())
 		return err
 	})
 }
@@ -44,7 +43,7 @@ func (s *Store) GetUpload(ctx context.Context, id string) (store.Upload, error) 
 // DeleteUpload removes an upload session, or returns ErrUploadNotFound.
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = $1`, id)
+		res, err := tx.StmtContext(ctx, s.wstmts.deleteUpload).ExecContext(ctx, id)
 		if err != nil {
 			return err
 		}
