@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -32,6 +33,11 @@ type Deps struct {
 	RegistryHost string
 	// RegistryScheme is "https" (default) or "http": of proxyEndpoint and download URLs.
 	RegistryScheme string
+	// ECRHostNames makes answers name registries the way ECR does, for
+	// docker-credential-ecr-login and ECR-style image references (the names must resolve to
+	// Coffer): repositoryUri is ACCOUNT.dkr.ecr.REGION.amazonaws.com[:PORT]/NAME, with the port
+	// of RegistryHost, and proxyEndpoint is https://ACCOUNT.dkr.ecr.REGION.amazonaws.com.
+	ECRHostNames bool
 	// Quotas are ECR's service quotas; zero fields take ECR's defaults.
 	Quotas Quotas
 	Now    func() time.Time // nil: time.Now
@@ -144,7 +150,27 @@ func (s *service) repositoryARN(account, name string) string {
 }
 
 func (s *service) repositoryURI(account, name string) string {
+	if s.ECRHostNames {
+		host := s.ecrHost(account)
+		if _, port, err := net.SplitHostPort(s.RegistryHost); err == nil && port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+		return host + "/" + name
+	}
 	return s.RegistryHost + "/" + account + "/" + name
+}
+
+// proxyEndpoint is the registry URL GetAuthorizationToken answers for an account.
+func (s *service) proxyEndpoint(account string) string {
+	if s.ECRHostNames {
+		return "https://" + s.ecrHost(account)
+	}
+	return s.RegistryScheme + "://" + s.RegistryHost
+}
+
+// ecrHost is ECR's registry host name of an account.
+func (s *service) ecrHost(account string) string {
+	return account + ".dkr.ecr." + s.Region + ".amazonaws.com"
 }
 
 // target is a repository an operation acts on, found and authorized.

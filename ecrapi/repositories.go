@@ -573,15 +573,19 @@ func (s *service) getAuthorizationToken(ctx context.Context, in *ecr.GetAuthoriz
 	if err != nil {
 		return nil, err
 	}
-	data := types.AuthorizationData{
-		AuthorizationToken: aws.String(base64.StdEncoding.EncodeToString([]byte("AWS:" + token))),
-		ExpiresAt:          aws.Time(expires),
-		ProxyEndpoint:      aws.String(s.RegistryScheme + "://" + s.RegistryHost),
+	// One token serves every registry (registryIds is deprecated); ECR answers once per id,
+	// each with that registry's endpoint.
+	ids := in.RegistryIds
+	if len(ids) == 0 {
+		ids = []string{caller.Engine.Account}
 	}
-	// One token serves every registry (registryIds is deprecated); ECR answers once per id.
-	out := &ecr.GetAuthorizationTokenOutput{AuthorizationData: []types.AuthorizationData{data}}
-	for range max(0, len(in.RegistryIds)-1) {
-		out.AuthorizationData = append(out.AuthorizationData, data)
+	out := &ecr.GetAuthorizationTokenOutput{}
+	for _, id := range ids {
+		out.AuthorizationData = append(out.AuthorizationData, types.AuthorizationData{
+			AuthorizationToken: aws.String(base64.StdEncoding.EncodeToString([]byte("AWS:" + token))),
+			ExpiresAt:          aws.Time(expires),
+			ProxyEndpoint:      aws.String(s.proxyEndpoint(id)),
+		})
 	}
 	return out, nil
 }

@@ -16,6 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -71,10 +74,10 @@ func TestECRCredentialHelper(t *testing.T) {
 	regHandler := registryauth.ECRHost(w.trail.Registry(audit.RegistryConfig{Region: region, Describe: registryauth.Describe(reg)}, reg))
 	e := awsproto.NewEndpoint(awsproto.EndpointConfig{Authenticate: apiAuth.Authenticate, NotFound: regHandler,
 		Observe: w.trail.ObserveAPI(region), Logger: quiet})
-	// ECR's proxyEndpoint is https://ACCOUNT.dkr.ecr.REGION.amazonaws.com (no port); the
-	// helper refuses any other form.
+	// With ECR's host names, proxyEndpoint is https://ACCOUNT.dkr.ecr.REGION.amazonaws.com (no
+	// port; the helper refuses any other form) and repositoryUri names that host with the port.
 	ecrapi.Register(e, ecrapi.Deps{Store: w.meta, Blobs: w.blobs, Authorizer: az, Tokens: w.tokens, Region: region,
-		RegistryHost: A + ".dkr.ecr." + region + ".amazonaws.com", RegistryScheme: "https", Logger: quiet})
+		RegistryHost: ln.Addr().String(), RegistryScheme: "http", ECRHostNames: true, Logger: quiet})
 	srv := httptest.NewUnstartedServer(e)
 	srv.Listener.Close()
 	srv.Listener = ln
@@ -99,6 +102,17 @@ func TestECRCredentialHelper(t *testing.T) {
 	}
 	if creds.Username != "AWS" || creds.Secret == "" {
 		t.Fatalf("helper answer %+v", creds)
+	}
+
+	// The ECR API names the repository by the ECR host, as ECR does.
+	ecrClient := ecr.NewFromConfig(aws.Config{Region: region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}}})
+	repos, err := ecrClient.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{"ecr/app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uri := aws.ToString(repos.Repositories[0].RepositoryUri); uri != ecrName+"/ecr/app" {
+		t.Fatalf("repositoryUri %s, want %s/ecr/app", uri, ecrName)
 	}
 
 	// Push and pull by the ECR name with what the helper gave, the name resolved to the

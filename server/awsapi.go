@@ -153,6 +153,7 @@ func (a *awsAPI) RegisterECR(cfg Config, data *Data, host, scheme string) {
 		Region:         cfg.Region,
 		RegistryHost:   host,
 		RegistryScheme: scheme,
+		ECRHostNames:   cfg.ECRHostNames,
 		Logger:         cfg.Logger,
 	})
 }

@@ -28,6 +28,12 @@ type Config struct {
 
 	CreateOnPush bool // a push to a missing repository creates it
 
+	// ECRHostNames makes the ECR API name registries as ECR does (repositoryUri
+	// ACCOUNT.dkr.ecr.REGION.amazonaws.com[:PORT]/NAME, proxyEndpoint
+	// https://ACCOUNT.dkr.ecr.REGION.amazonaws.com), for docker-credential-ecr-login and
+	// ECR-style image references; those names must resolve to this server.
+	ECRHostNames bool
+
 	// InsecureNoAuth serves the registry (/v2/) without authentication or authorization, as
 	// before issue 5: whoever reaches the port reads and writes every repository, so Open
 	// refuses it unless Listen is a loopback address. For local experiments and tests only;

@@ -27,6 +27,7 @@ type Options struct {
 	TLSCert         string        `yaml:"tls-cert"`
 	TLSKey          string        `yaml:"tls-key"`
 	CreateOnPush    bool          `yaml:"create-on-push"`
+	ECRHostNames    bool          `yaml:"ecr-host-names"`
 	InsecureNoAuth  bool          `yaml:"insecure-no-auth"`
 	GCInterval      time.Duration `yaml:"gc-interval"`
 	GCGrace         time.Duration `yaml:"gc-grace"`
@@ -42,7 +43,6 @@ func defaultOptions() Options {
 		Listen:          "127.0.0.1:5000",
 		Data:            "./coffer-data",
 		Region:          "us-east-1",
-		CreateOnPush:    true,
 		GCInterval:      10 * time.Minute,
 		GCGrace:         24 * time.Hour,
 		Durability:      "process",
@@ -82,6 +82,8 @@ func optionFlags(cmd *cobra.Command, o *Options, names ...string) {
 			fs.StringVar(&o.TLSKey, name, d.TLSKey, "PEM private key file for --tls-cert")
 		case "create-on-push":
 			fs.BoolVar(&o.CreateOnPush, name, d.CreateOnPush, "create a repository when an image is first pushed to it; off: only ECR CreateRepository creates them")
+		case "ecr-host-names":
+			fs.BoolVar(&o.ECRHostNames, name, d.ECRHostNames, "name registries as ECR does in ECR API answers (repositoryUri ACCOUNT.dkr.ecr.REGION.amazonaws.com[:PORT]/NAME, proxyEndpoint https://ACCOUNT.dkr.ecr.REGION.amazonaws.com) for docker-credential-ecr-login; those names must resolve to this server")
 		case "insecure-no-auth":
 			fs.BoolVar(&o.InsecureNoAuth, name, d.InsecureNoAuth, "serve the registry without authentication or authorization (anyone may read and write every repository); loopback addresses only; for local experiments")
 		case "gc-interval":

@@ -31,6 +31,8 @@ var threeValues = map[string]struct {
 	"tls-key":  {"f.key", "e.key", "g.key", func(o Options) any { return o.TLSKey }, "f.key", "e.key", "g.key"},
 	"create-on-push": {"false", "true", "false", func(o Options) any { return o.CreateOnPush },
 		false, true, false},
+	"ecr-host-names": {"true", "false", "true", func(o Options) any { return o.ECRHostNames },
+		true, false, true},
 	"insecure-no-auth": {"true", "false", "true", func(o Options) any { return o.InsecureNoAuth },
 		true, false, true},
 	"gc-interval": {"1m", "2h", "3s", func(o Options) any { return o.GCInterval },

@@ -66,6 +66,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 				TLSCertFile:     o.TLSCert,
 				TLSKeyFile:      o.TLSKey,
 				CreateOnPush:    o.CreateOnPush,
+				ECRHostNames:    o.ECRHostNames,
 				InsecureNoAuth:  o.InsecureNoAuth,
 				GCInterval:      o.GCInterval,
 				GCGrace:         o.GCGrace,
@@ -80,7 +81,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 			return srv.Serve(ctx)
 		},
 	}
-	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "insecure-no-auth",
+	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "ecr-host-names", "insecure-no-auth",
 		"gc-interval", "gc-grace", "durability", "shutdown-timeout", "log-level", "log-format")
 	return cmd
 }
