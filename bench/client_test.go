@@ -42,7 +42,7 @@ func testServer(t *testing.T, wrap func(http.Handler) http.Handler) (*instance, 
 	t.Cleanup(c.close)
 	return &instance{
 		target: &target{Name: "test", Repo: "111122223333/bench/app"},
-		pid:    os.Getpid(), dir: t.TempDir(), base: srv.URL, client: c, state: map[string]bool{},
+		pid:    os.Getpid(), dir: t.TempDir(), base: srv.URL, repo: "111122223333/bench/app", client: c, state: map[string]bool{},
 	}, srv
 }
 
@@ -77,11 +77,11 @@ func TestScenariosAgainstARegistry(t *testing.T) {
 			}
 		}
 	}
-	ok, err := inst.client.blobExists(ctx, inst.target.Repo, e.bigBlob.Digest)
+	ok, err := inst.client.blobExists(ctx, inst.repo, e.bigBlob.Digest)
 	if err != nil || !ok {
 		t.Errorf("big blob not in the registry after big-push: %v %v", ok, err)
 	}
-	ok, err = inst.client.blobExists(ctx, inst.target.Repo, "sha256:"+strings.Repeat("0", 64))
+	ok, err = inst.client.blobExists(ctx, inst.repo, "sha256:"+strings.Repeat("0", 64))
 	if err != nil || ok {
 		t.Errorf("absent blob: exists %v, err %v", ok, err)
 	}
@@ -109,7 +109,7 @@ func TestPullPreparesItsOwnData(t *testing.T) {
 func TestRegistryErrorsStopTheRun(t *testing.T) {
 	ctx := context.Background()
 	inst := testInstance(t, nil)
-	repo := inst.target.Repo
+	repo := inst.repo
 	blobs, _ := newSmallBlobs(1, 1000, 5)
 	b := blobs[0]
 
@@ -170,13 +170,13 @@ func TestLoginBasic(t *testing.T) {
 		})
 	})
 	ctx := context.Background()
-	if err := inst.client.login(ctx, inst.target.Repo, nil); err == nil {
+	if err := inst.client.login(ctx, inst.repo, nil); err == nil {
 		t.Error("login without credentials succeeded against a registry that asks for them")
 	}
-	if err := inst.client.login(ctx, inst.target.Repo, &credentials{"AWS", "wrong"}); err == nil {
+	if err := inst.client.login(ctx, inst.repo, &credentials{"AWS", "wrong"}); err == nil {
 		t.Error("login with a wrong password succeeded")
 	}
-	if err := inst.client.login(ctx, inst.target.Repo, &credentials{"AWS", "secret"}); err != nil {
+	if err := inst.client.login(ctx, inst.repo, &credentials{"AWS", "secret"}); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{cfg: tinyConfig()}
@@ -210,10 +210,10 @@ func TestLoginBearer(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	})
-	if err := inst.client.login(context.Background(), inst.target.Repo, &credentials{"AWS", "secret"}); err != nil {
+	if err := inst.client.login(context.Background(), inst.repo, &credentials{"AWS", "secret"}); err != nil {
 		t.Fatal(err)
 	}
-	if want := "repository:" + inst.target.Repo + ":pull,push"; scope != want {
+	if want := "repository:" + inst.repo + ":pull,push"; scope != want {
 		t.Errorf("token scope %q, want %q", scope, want)
 	}
 }
@@ -252,7 +252,7 @@ func TestConnSurvivesServerCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, method := range []string{http.MethodHead, http.MethodGet} {
-		req, err := inst.client.manifestRequest(ctx, method, inst.target.Repo, manifestTag)
+		req, err := inst.client.manifestRequest(ctx, method, inst.repo, manifestTag)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +277,7 @@ func TestConnSurvivesServerCloses(t *testing.T) {
 	}
 
 	// A wrong answer is still an error on this path.
-	req, _ := inst.client.manifestRequest(ctx, http.MethodGet, inst.target.Repo, "absent")
+	req, _ := inst.client.manifestRequest(ctx, http.MethodGet, inst.repo, "absent")
 	k, _ := inst.client.newConn(req)
 	defer k.close()
 	resp, err := k.roundTrip()

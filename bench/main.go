@@ -250,7 +250,7 @@ func makeTargets(ctx context.Context, cfg *config, work string, out io.Writer) (
 		return nil, err
 	}
 	var targets []*target
-	if slices.Contains(cfg.Only, "coffer") {
+	if slices.Contains(cfg.Only, "coffer") || slices.Contains(cfg.Only, "coffer-auth") {
 		built := cfg.CofferBin == ""
 		if built {
 			bin := filepath.Join(work, "coffer")
@@ -262,12 +262,20 @@ func makeTargets(ctx context.Context, cfg *config, work string, out io.Writer) (
 			}
 			cfg.CofferBin = bin
 		}
-		t := &target{Name: "coffer", Kind: kindCoffer, Bin: cfg.CofferBin, Args: cfg.CofferArgs,
-			Repo: cfg.Account + "/" + cfg.Repo, built: built}
-		if cfg.CofferUser != "" {
-			t.Creds = &credentials{User: cfg.CofferUser, Password: cfg.CofferPassword}
+		if slices.Contains(cfg.Only, "coffer") {
+			t := &target{Name: "coffer", Kind: kindCoffer, Bin: cfg.CofferBin, Args: cfg.CofferArgs,
+				Repo: cfg.Account + "/" + cfg.Repo, built: built}
+			if cfg.CofferUser != "" {
+				t.Creds = &credentials{User: cfg.CofferUser, Password: cfg.CofferPassword}
+			}
+			targets = append(targets, t)
 		}
-		targets = append(targets, t)
+		if slices.Contains(cfg.Only, "coffer-auth") {
+			// The same program with authorization on; the account is the one its first start
+			// creates, so the repository is prefixed per instance.
+			targets = append(targets, &target{Name: "coffer-auth", Kind: kindCoffer, Bin: cfg.CofferBin,
+				Args: cfg.CofferArgs, Repo: cfg.Repo, ECRAuth: true, built: built})
+		}
 	}
 	if slices.Contains(cfg.Only, "distribution") {
 		bin := cfg.DistributionBin

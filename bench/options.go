@@ -134,7 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	all := scenarioNames()
 	c := config{
 		Scenarios:           all,
-		Only:                []string{"coffer", "distribution"},
+		Only:                []string{"coffer", "coffer-auth", "distribution"},
 		Rounds:              5,
 		BigSize:             1 << 30,
 		RSSSize:             2 << 30,
@@ -154,9 +154,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: go run ./bench [flags]
 
-Starts Coffer and CNCF Distribution side by side on loopback, each with a fresh data
-directory, runs the scenarios on both, alternating which goes first, over several rounds, and
-reports the medians and the median ratio Coffer/Distribution against the project's targets.
+Starts Coffer (without and with authorization) and CNCF Distribution side by side on
+loopback, each with a fresh data directory, runs the scenarios on all, alternating which goes
+first, over several rounds, and reports the medians and the median ratios against the
+project's targets.
 
 Scenarios (--scenarios, default all):
 `)
@@ -167,7 +168,7 @@ Scenarios (--scenarios, default all):
 		fs.PrintDefaults()
 	}
 	fs.Var(list{&c.Scenarios}, "scenarios", "comma-separated scenarios to run")
-	fs.Var(list{&c.Only}, "only", "comma-separated registries to run: coffer, distribution")
+	fs.Var(list{&c.Only}, "only", "comma-separated registries to run: coffer (--insecure-no-auth), coffer-auth (tokens from ECR GetAuthorizationToken, an IAM user's policy evaluated on every request), distribution")
 	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds; each measures every scenario on every registry once")
 	fs.Var(size{&c.BigSize}, "big-size", "size of the big blob (big-push, big-pull)")
 	fs.Var(size{&c.RSSSize}, "rss-size", "size of the blob uploaded while peak memory is watched (rss-upload)")
@@ -222,8 +223,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("--only: no registry given")
 	}
 	for _, t := range c.Only {
-		if t != "coffer" && t != "distribution" {
-			return fmt.Errorf("--only: unknown registry %q; choose coffer, distribution", t)
+		if t != "coffer" && t != "coffer-auth" && t != "distribution" {
+			return fmt.Errorf("--only: unknown registry %q; choose coffer, coffer-auth, distribution", t)
 		}
 	}
 	if c.Rounds < 1 {

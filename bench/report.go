@@ -53,6 +53,7 @@ type goalRow struct {
 	Measured float64 `json:"measured"`
 	Ratio    bool    `json:"is_ratio"`
 	Pass     bool    `json:"pass"`
+	Issue    int     `json:"issue,omitempty"`
 	Short    string  `json:"-"` // the goal without names, for the medians table: "≥ 1.40×"
 }
 
@@ -157,23 +158,38 @@ func (rep *report) summarize(scs []*scenario, targets []string) {
 					unit = m.Unit
 				}
 			}
-			var v float64
-			var ok bool
-			for _, row := range rep.Summary {
-				if row.Scenario != sc.Name || row.Metric != g.Metric {
-					continue
-				}
-				if g.Ratio && row.Ratio != nil {
-					v, ok = *row.Ratio, true
-				} else if m, has := row.Medians[subject]; !g.Ratio && has {
-					v, ok = m, true
-				}
-			}
-			if ok {
-				rep.Goals = append(rep.Goals, goalRow{Scenario: sc.Name, Metric: g.Metric, Short: g.short(), Goal: g.String(unit), Measured: v, Ratio: g.Ratio, Pass: g.met(v)})
+			if v, ok := rep.goalValue(sc.Name, g); ok {
+				rep.Goals = append(rep.Goals, goalRow{Scenario: sc.Name, Metric: g.Metric, Short: g.short(), Goal: g.String(unit),
+					Issue: g.Issue, Measured: v, Ratio: g.Ratio, Pass: g.met(v)})
 			}
 		}
 	}
+}
+
+// goalValue is what goal g of scenario is judged on: for a ratio, the median over rounds of
+// the per-round ratio of its two registries; otherwise the median of its registry. ok is
+// false when the run lacks a registry the goal needs.
+func (rep *report) goalValue(scenario string, g goal) (float64, bool) {
+	if !g.Ratio {
+		for _, row := range rep.Summary {
+			if row.Scenario == scenario && row.Metric == g.Metric {
+				v, ok := row.Medians[g.of()]
+				return v, ok
+			}
+		}
+		return 0, false
+	}
+	var ratios []float64
+	for i := range rep.Rounds {
+		a, b := rep.Rounds[i].find(scenario, g.of()), rep.Rounds[i].find(scenario, g.over())
+		if a != nil && b != nil && b[g.Metric] != 0 {
+			ratios = append(ratios, a[g.Metric]/b[g.Metric])
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, false
+	}
+	return median(ratios), true
 }
 
 // printRound writes one round's table: each metric per registry and the ratio.
@@ -237,15 +253,19 @@ func printSummary(w io.Writer, rep *report, targets []string) {
 	if len(rep.Goals) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nTargets (project issue #4)\n")
+	fmt.Fprintf(w, "\nTargets of the project issues; a ratio is the median over rounds of the two registries' ratio\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\ttarget\tmeasured\tresult\t\n")
+	fmt.Fprintf(tw, "issue\tscenario\ttarget\tmeasured\tresult\t\n")
 	for _, g := range rep.Goals {
 		measured := num(g.Measured)
 		if g.Ratio {
 			measured = fmt.Sprintf("%.2f×", g.Measured)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", g.Scenario, g.Goal, measured, verdict(g.Pass))
+		issue := "-"
+		if g.Issue != 0 {
+			issue = fmt.Sprintf("#%d", g.Issue)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", issue, g.Scenario, g.Goal, measured, verdict(g.Pass))
 	}
 	tw.Flush()
 }

@@ -93,3 +93,50 @@ func TestSummarizeRatiosAndGoals(t *testing.T) {
 		t.Errorf("coffer alone: ratio %v, goals %+v", rep.Summary[0].Ratio, rep.Goals)
 	}
 }
+
+// TestGoalsBetweenOtherRegistries checks the issue-#5 kind of goal: a ratio of two named
+// registries, taken per round, shown with the names, and absent when one of them did not run.
+func TestGoalsBetweenOtherRegistries(t *testing.T) {
+	sc := &scenario{
+		Name:    "m",
+		Metrics: []metric{{"req_s", "req/s", true}},
+		Goals: []goal{
+			{Metric: "req_s", Ratio: true, Value: 0.9, Of: "coffer-auth", Over: "coffer", Issue: 5},
+			{Metric: "req_s", Ratio: true, Value: 2.5, Of: "coffer-auth", Over: "distribution", Issue: 5},
+		},
+	}
+	mk := func(n int, c, a, d float64) round {
+		return round{Round: n, Results: []result{
+			{Scenario: "m", Target: "coffer", Metrics: map[string]float64{"req_s": c}},
+			{Scenario: "m", Target: "coffer-auth", Metrics: map[string]float64{"req_s": a}},
+			{Scenario: "m", Target: "distribution", Metrics: map[string]float64{"req_s": d}},
+		}}
+	}
+	names := []string{"coffer", "coffer-auth", "distribution"}
+	// auth/coffer per round: 0.8, 0.95, 0.92 → 0.92; auth/distribution: 4, 1.9, 2.3 → 2.3.
+	rep := &report{Rounds: []round{mk(1, 1000, 800, 200), mk(2, 1000, 950, 500), mk(3, 1000, 920, 400)}}
+	rep.summarize([]*scenario{sc}, names)
+	if len(rep.Goals) != 2 {
+		t.Fatalf("goals = %+v", rep.Goals)
+	}
+	if g := rep.Goals[0]; math.Abs(g.Measured-0.92) > 1e-9 || !g.Pass || g.Issue != 5 {
+		t.Errorf("coffer-auth/coffer goal = %+v", g)
+	}
+	if g := rep.Goals[1]; math.Abs(g.Measured-2.3) > 1e-9 || g.Pass {
+		t.Errorf("coffer-auth/distribution goal = %+v", g)
+	}
+	var b strings.Builder
+	printSummary(&b, rep, names)
+	for _, s := range []string{"coffer-auth/coffer ≥ 0.90×", "coffer-auth/coffer req/s ≥ 0.90×", "0.92×",
+		"coffer-auth/distribution req/s ≥ 2.50×", "2.30×", "#5"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("summary lacks %q:\n%s", s, b.String())
+		}
+	}
+
+	rep.Rounds = []round{{Round: 1, Results: mk(1, 1000, 900, 300).Results[1:]}}
+	rep.summarize([]*scenario{sc}, names)
+	if len(rep.Goals) != 1 || rep.Goals[0].Metric != "req_s" || math.Abs(rep.Goals[0].Measured-3) > 1e-9 {
+		t.Errorf("without coffer: goals %+v", rep.Goals)
+	}
+}

@@ -19,13 +19,16 @@ import (
 // repository the scenarios use in it. A new configuration (say, Coffer with authorization
 // on) is one more target value; every scenario runs on every selected target.
 type target struct {
-	Name  string   // label in tables and JSON: "coffer", "distribution"
+	Name  string   // label in tables and JSON: "coffer", "coffer-auth", "distribution"
 	Kind  string   // kindCoffer or kindDistribution: how to start it
 	Bin   string   // program path
 	Args  []string // extra arguments after the generated ones
 	Env   []string // extra environment
 	Repo  string   // repository the scenarios push to and pull from
 	Creds *credentials
+	// ECRAuth runs Coffer with authorization on and logs in as an operator would: see
+	// ecrLogin. Creds is then unused; each instance gets its own token and account.
+	ECRAuth bool
 
 	built       bool     // the benchmark built Bin from the working tree
 	lastCommand []string // the command line of the latest start, for the report
@@ -44,6 +47,7 @@ type instance struct {
 	pid     int // the registry process, whose memory rss-upload reads
 	dir     string
 	base    string
+	repo    string // repository the scenarios use: target.Repo, prefixed by the account with ECRAuth
 	client  *client
 	exited  chan struct{} // closed when the process has exited
 	waitErr error
@@ -86,7 +90,7 @@ func (t *target) start(ctx context.Context, parent string, conns int, keep bool)
 	case kindCoffer:
 		args = []string{"serve", "--listen", addr, "--data", data, "--log-level", "error",
 			"--gc-interval", "0", "--create-on-push"}
-		if t.Creds == nil {
+		if t.Creds == nil && !t.ECRAuth {
 			// Distribution runs without auth; so does Coffer, unless credentials are given.
 			args = append(args, "--insecure-no-auth")
 		}
@@ -118,7 +122,7 @@ func (t *target) start(ctx context.Context, parent string, conns int, keep bool)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
-	inst := &instance{target: t, cmd: cmd, pid: cmd.Process.Pid, dir: dir, base: "http://" + addr,
+	inst := &instance{target: t, cmd: cmd, pid: cmd.Process.Pid, dir: dir, base: "http://" + addr, repo: t.Repo,
 		exited: make(chan struct{}), state: map[string]bool{}, keep: keep}
 	go func() {
 		inst.waitErr = cmd.Wait()
@@ -133,7 +137,15 @@ func (t *target) start(ctx context.Context, parent string, conns int, keep bool)
 		inst.stop()
 		return nil, err
 	}
-	if err := inst.client.login(ctx, t.Repo, t.Creds); err != nil {
+	creds := t.Creds
+	if t.ECRAuth {
+		creds, inst.repo, err = ecrLogin(ctx, inst.base, "us-east-1", filepath.Join(data, "credentials"), t.Repo)
+		if err != nil {
+			inst.stop()
+			return nil, fmt.Errorf("%s: %w%s", t.Name, err, inst.logTail())
+		}
+	}
+	if err := inst.client.login(ctx, inst.repo, creds); err != nil {
 		inst.stop()
 		return nil, fmt.Errorf("%w%s", err, inst.logTail())
 	}
