@@ -2,6 +2,7 @@ package registryauth
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 
@@ -19,7 +20,7 @@ type compiledPolicies struct {
 }
 
 // get returns text compiled (nil for ""), from the cache when it was seen before.
-func (c *compiledPolicies) get(key, text string) (*policy.Policy, error) {
+func (c *compiledPolicies) get(account, name, text string) (*policy.Policy, error) {
 	if text == "" {
 		return nil, nil
 	}
@@ -32,7 +33,7 @@ func (c *compiledPolicies) get(key, text string) (*policy.Policy, error) {
 	p, err := policy.Parse([]byte(text), policy.KindRepository)
 	if err != nil {
 		// A stored policy that does not compile decides nothing: fail closed.
-		return nil, fmt.Errorf("registryauth: repository policy of %s: %w", key, err)
+		return nil, fmt.Errorf("registryauth: repository policy of %s/%s: %w", account, name, err)
 	}
 	p.Name = "repository policy"
 	c.mu.Lock()
@@ -42,6 +43,48 @@ func (c *compiledPolicies) get(key, text string) (*policy.Policy, error) {
 	c.byText[text] = p
 	c.mu.Unlock()
 	return p, nil
+}
+
+// maxCachedTagKeys bounds the tag-key cache; it starts over when full.
+const maxCachedTagKeys = 1 << 14
+
+// repositoryKey names a repository in the caches without building a string per request.
+type repositoryKey struct{ account, name string }
+
+// tagKeyEntry is a repository's tags as last seen and the condition keys built from them.
+type tagKeyEntry struct {
+	tags map[string]string
+	keys []authz.Key
+}
+
+// cachedTagKeys holds each repository's tag condition keys, built once per distinct set of
+// tags: a request whose tags differ from the cached ones (a tag changed) builds them anew,
+// so every request is decided with the tags it read. The keys are shared read-only.
+type cachedTagKeys struct {
+	mu     sync.RWMutex
+	byRepo map[repositoryKey]tagKeyEntry
+}
+
+// get returns the condition keys of tags, the tags of repository account/name.
+func (c *cachedTagKeys) get(account, name string, tags map[string]string) []authz.Key {
+	if len(tags) == 0 {
+		return nil
+	}
+	k := repositoryKey{account, name}
+	c.mu.RLock()
+	e, ok := c.byRepo[k]
+	c.mu.RUnlock()
+	if ok && maps.Equal(e.tags, tags) {
+		return e.keys
+	}
+	e = tagKeyEntry{tags: maps.Clone(tags), keys: tagKeys(tags)}
+	c.mu.Lock()
+	if c.byRepo == nil || len(c.byRepo) >= maxCachedTagKeys {
+		c.byRepo = make(map[repositoryKey]tagKeyEntry)
+	}
+	c.byRepo[k] = e
+	c.mu.Unlock()
+	return e.keys
 }
 
 // tagKeys are the condition keys of a repository's tags, in a stable order.

@@ -45,8 +45,11 @@ type Hooks struct {
 	// policies holds repository policies compiled once per text: a changed policy is a new
 	// text, so nothing needs invalidating and every request sees the policy of its moment.
 	policies compiledPolicies
-	client   awsproto.ClientInfo
-	log      *slog.Logger
+	// tagKeys holds each repository's aws:ResourceTag/K and ecr:ResourceTag/K keys, rebuilt
+	// whenever the tags a request read differ from the cached ones.
+	tagKeys cachedTagKeys
+	client  awsproto.ClientInfo
+	log     *slog.Logger
 }
 
 // New returns the hooks for cfg. Tokens and Authorizer are required.
@@ -127,13 +130,13 @@ func (h *Hooks) Authorize(r *http.Request, a registry.Access) error {
 		h.log.Error("registryauth: access without the repository's policy", "action", a.Action, "resource", a.Resource)
 		return registry.Denied(msgUndecided)
 	}
-	p, err := h.policies.get(a.Account+"/"+a.Repository, a.Policy)
+	p, err := h.policies.get(a.Account, a.Repository, a.Policy)
 	if err != nil {
 		h.log.Error("registryauth: repository policy", "account", a.Account, "repository", a.Repository, "err", err)
 		return registry.Denied(msgUndecided)
 	}
 	err = h.authz.Authorize(ctx, authz.Check{Action: a.Action, Resource: a.Resource, ResourceAccount: a.Account,
-		ResourcePolicy: p, Keys: tagKeys(a.Tags)})
+		ResourcePolicy: p, Keys: h.tagKeys.get(a.Account, a.Repository, a.Tags)})
 	if err == nil {
 		return nil
 	}

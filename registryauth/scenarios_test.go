@@ -237,6 +237,11 @@ func TestSeedScenarios(t *testing.T) {
 		wantDenied(t, "untagged", u.pull(repo("other-repo")), "no identity-based policy allows")
 		w.facts.setTags(A, "other-repo", map[string]string{"team": "a", "env": "dev"})
 		wantOK(t, "tagged", u.pull(repo("other-repo")))
+		// A changed tag value is seen by the next request (the tag keys are cached per repository).
+		w.facts.setTags(A, "other-repo", map[string]string{"team": "a", "env": "prod"})
+		wantDenied(t, "retagged env=prod", u.pull(repo("other-repo")), "no identity-based policy allows")
+		w.facts.setTags(A, "other-repo", map[string]string{"team": "a", "env": "dev"})
+		wantOK(t, "tagged again", u.pull(repo("other-repo")))
 		w.facts.setTags(A, "other-repo", nil)
 	})
 
