@@ -3,9 +3,11 @@ package registryauth
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"sort"
 	"sync"
 
+	"github.com/coffer-registry/coffer/auth/registrytoken"
 	"github.com/coffer-registry/coffer/authz"
 	"github.com/coffer-registry/coffer/policy"
 )
@@ -43,6 +45,43 @@ func (c *compiledPolicies) get(account, name, text string) (*policy.Policy, erro
 	c.byText[text] = p
 	c.mu.Unlock()
 	return p, nil
+}
+
+// maxCachedHeaders bounds the decoded-header cache; it starts over when full.
+const maxCachedHeaders = 1 << 12
+
+// maxCachedHeaderLen leaves unusually long Authorization headers out of the cache.
+const maxCachedHeaderLen = 8 << 10
+
+// decodedHeaders holds the token of each Basic AWS:<token> Authorization header seen, so
+// that a client repeating its header is not base64-decoded per request. It only saves the
+// decoding: the token is verified on every request all the same.
+type decodedHeaders struct {
+	mu      sync.RWMutex
+	byValue map[string]string
+}
+
+// token returns the token of r's Basic credentials; basic is false when r has none, user
+// is their user name.
+func (c *decodedHeaders) token(r *http.Request) (user, token string, basic bool) {
+	header := r.Header.Get("Authorization")
+	c.mu.RLock()
+	token, ok := c.byValue[header]
+	c.mu.RUnlock()
+	if ok {
+		return registrytoken.Username, token, true
+	}
+	user, token, basic = r.BasicAuth()
+	if !basic || user != registrytoken.Username || len(header) > maxCachedHeaderLen {
+		return user, token, basic
+	}
+	c.mu.Lock()
+	if c.byValue == nil || len(c.byValue) >= maxCachedHeaders {
+		c.byValue = make(map[string]string)
+	}
+	c.byValue[header] = token
+	c.mu.Unlock()
+	return user, token, basic
 }
 
 // maxCachedTagKeys bounds the tag-key cache; it starts over when full.

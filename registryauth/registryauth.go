@@ -48,6 +48,8 @@ type Hooks struct {
 	// tagKeys holds each repository's aws:ResourceTag/K and ecr:ResourceTag/K keys, rebuilt
 	// whenever the tags a request read differ from the cached ones.
 	tagKeys cachedTagKeys
+	// headers holds the token of each Basic Authorization header seen (decoding only).
+	headers decodedHeaders
 	client  awsproto.ClientInfo
 	log     *slog.Logger
 }
@@ -80,7 +82,7 @@ func (h *Hooks) Authenticate(r *http.Request) (*http.Request, error) {
 		ctx = awsproto.WithRequestContext(ctx, h.client.NewRequestContext(r))
 	}
 	var caller *auth.Caller
-	user, token, basic := r.BasicAuth()
+	user, token, basic := h.headers.token(r)
 	switch {
 	case !basic && r.Header.Get("Authorization") != "":
 		return nil, registry.Unauthorized(msgScheme)
