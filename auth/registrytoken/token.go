@@ -158,9 +158,12 @@ func (t *Tokens) mac(body string) []byte {
 }
 
 // Parse checks the token's MAC and expiry, without looking at the credential store.
-func (t *Tokens) Parse(token string) (Claims, error) {
+func (t *Tokens) Parse(token string) (Claims, error) { return t.parse(token, t.now()) }
+
+// parse is Parse at now (one clock reading serves a whole Verify).
+func (t *Tokens) parse(token string, now time.Time) (Claims, error) {
 	if v, ok := t.parsed.Load(token); ok {
-		return t.unexpired(v.(Claims))
+		return unexpired(v.(Claims), now)
 	}
 	c, err := t.open(token)
 	if err != nil {
@@ -174,7 +177,7 @@ func (t *Tokens) Parse(token string) (Claims, error) {
 	t.nParse++
 	t.mu.Unlock()
 	t.parsed.Store(token, c)
-	return t.unexpired(c)
+	return unexpired(c, now)
 }
 
 func (t *Tokens) open(token string) (Claims, error) {
@@ -204,8 +207,8 @@ func (t *Tokens) open(token string) (Claims, error) {
 	return c, nil
 }
 
-func (t *Tokens) unexpired(c Claims) (Claims, error) {
-	if t.now().Unix() >= c.ExpiresAt {
+func unexpired(c Claims, now time.Time) (Claims, error) {
+	if now.Unix() >= c.ExpiresAt {
 		return Claims{}, ErrExpired
 	}
 	return c, nil
@@ -214,7 +217,8 @@ func (t *Tokens) unexpired(c Claims) (Claims, error) {
 // Verify returns the caller a token stands for, as the IAM store knows it now. Its errors
 // are ErrMalformed, ErrBadSignature, ErrExpired, ErrRevoked, or a failure of the store.
 func (t *Tokens) Verify(ctx context.Context, token string) (*auth.Caller, error) {
-	c, err := t.Parse(token)
+	now := t.now()
+	c, err := t.parse(token, now)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +226,7 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*auth.Caller, error)
 	if err != nil {
 		return nil, err
 	}
-	if !r.cred.Active || r.cred.Expired(t.now()) || r.cred.Principal.ARN != c.ARN || r.cred.Principal.AccountID != c.Account {
+	if !r.cred.Active || r.cred.Expired(now) || r.cred.Principal.ARN != c.ARN || r.cred.Principal.AccountID != c.Account {
 		return nil, ErrRevoked
 	}
 	return r.caller, nil
