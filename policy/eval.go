@@ -21,6 +21,11 @@ type PolicySet struct {
 	Boundary *Policy   // permissions boundary, if one is set
 	Session  []*Policy // session policies passed when the session was created
 	Resource *Policy   // resource-based policy (repository policy, trust policy, ...)
+	// Registry is a second resource-based policy of the resource's account that applies
+	// beside Resource: ECR's registry policy, which its V2 scope enforces on every ECR
+	// request. The two are one resource side: an applicable Deny in either denies, and the
+	// strongest grant of either counts.
+	Registry *Policy
 	// SCP holds the service control policies of the principal's account, one slice per
 	// level of the organization path (root, OUs..., account). Each level needs an Allow.
 	// SCPs apply to IAM principals of member accounts; leave SCP empty for the management
@@ -328,6 +333,15 @@ func Evaluate(req *Request, set *PolicySet) Decision {
 		d, resAllow, resGrant = scanResource(set.Resource, &r)
 		if d.found() {
 			return decided(ExplicitDeny, resSource, d)
+		}
+	}
+	if set.Registry != nil {
+		d, a, g := scanResource(set.Registry, &r)
+		if d.found() {
+			return decided(ExplicitDeny, SourceResource, d)
+		}
+		if g > resGrant {
+			resAllow, resGrant = a, g
 		}
 	}
 	var idAllow hit

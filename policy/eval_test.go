@@ -245,6 +245,10 @@ func TestEvaluationLayers(t *testing.T) {
 	repo := func(principal string) *Policy {
 		return mustParse(t, KindRepository, `{"Version":"2012-10-17","Statement":{"Sid":"Grant","Effect":"Allow","Principal":`+principal+`,"Action":"ecr:*"}}`)
 	}
+	registryDeny := mustParse(t, KindRegistry, `{"Version":"2012-10-17","Statement":{"Sid":"NoPull","Effect":"Deny","Principal":"*","Action":"ecr:BatchGetImage","Resource":"*"}}`)
+	registryGrant := func(principal string) *Policy {
+		return mustParse(t, KindRegistry, `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":`+principal+`,"Action":"ecr:*","Resource":"*"}}`)
+	}
 	build := session("CIBuild", "build-7", acctA)
 	foreign := session("Puller", "p1", acctB)
 	cases := []struct {
@@ -254,6 +258,12 @@ func TestEvaluationLayers(t *testing.T) {
 		want      Outcome
 		source    Source
 	}{
+		{"registry policy deny beats a repository grant", Principal{}, PolicySet{Resource: repo(`{"AWS":"` + aliceRN + `"}`), Registry: registryDeny}, ExplicitDeny, SourceResource},
+		{"registry policy deny beats an identity allow", Principal{}, PolicySet{Identity: []*Policy{allowAll}, Registry: registryDeny}, ExplicitDeny, SourceResource},
+		{"registry policy grants cross-account without a repository policy", foreign, PolicySet{Identity: []*Policy{allowAll}, Registry: registryGrant(`{"AWS":"444455556666"}`)}, Allowed, SourceIdentity},
+		{"registry policy grants beside a repository policy that does not", foreign, PolicySet{Identity: []*Policy{allowAll}, Resource: repo(`{"AWS":"777788889999"}`), Registry: registryGrant(`{"AWS":"444455556666"}`)}, Allowed, SourceIdentity},
+		{"neither resource policy grants the other account", foreign, PolicySet{Identity: []*Policy{allowAll}, Resource: repo(`{"AWS":"777788889999"}`), Registry: registryGrant(`{"AWS":"777788889999"}`)}, ImplicitDeny, SourceResource},
+		{"registry policy naming the user grants in the same account", Principal{}, PolicySet{Registry: registryGrant(`{"AWS":"` + aliceRN + `"}`)}, Allowed, SourceResource},
 		{"RCP deny binds even a named caller", Principal{}, PolicySet{Resource: repo(`{"AWS":"` + aliceRN + `"}`), RCP: [][]*Policy{{rcpDeny}}}, ExplicitDeny, SourceRCP},
 		{"RCP level without Allow", Principal{}, PolicySet{Identity: []*Policy{allowAll}, RCP: [][]*Policy{{scpS3}}}, ImplicitDeny, SourceRCP},
 		{"RCP full access", Principal{}, PolicySet{Identity: []*Policy{allowAll}, RCP: [][]*Policy{{scpAll}}}, Allowed, SourceIdentity},

@@ -66,6 +66,9 @@ func Simulate(req *Request, set *PolicySet) Simulation {
 		}
 		visit(set.Resource, src)
 	}
+	if set.Registry != nil {
+		visit(set.Registry, SourceResource)
+	}
 	for _, p := range set.Identity {
 		visit(p, SourceIdentity)
 	}
