@@ -9,6 +9,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -39,6 +40,9 @@ type Store struct {
 	gen       uint64 // counts the writes; an entry read under an older count is not stored
 	repos     map[repoKey]entry[store.Repository]
 	manifests map[manifestKey]entry[store.Manifest]
+	// registryPolicies holds each account's registry policy document; "" is none (the
+	// common case, kept too, since every registry request asks).
+	registryPolicies map[string]entry[string]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -70,6 +74,7 @@ func New(s store.Store, o Options) *Store {
 	c := &Store{Store: s, maxAge: o.MaxAge, maxEntries: o.MaxEntries, now: o.Clock}
 	c.repos = make(map[repoKey]entry[store.Repository])
 	c.manifests = make(map[manifestKey]entry[store.Manifest])
+	c.registryPolicies = make(map[string]entry[string])
 	return c
 }
 
@@ -82,6 +87,7 @@ func (c *Store) invalidate() {
 	c.gen++
 	clear(c.repos)
 	clear(c.manifests)
+	clear(c.registryPolicies)
 	c.mu.Unlock()
 }
 
@@ -122,6 +128,27 @@ func (c *Store) GetRepository(ctx context.Context, account, name string) (store.
 	}
 	keep(c, c.repos, k, cloneRepository(r), gen, readAt)
 	return r, nil
+}
+
+// RegistryPolicy serves the account's registry policy (or its absence) from the cache when fresh.
+func (c *Store) RegistryPolicy(ctx context.Context, account string) (string, error) {
+	doc, gen, ok := lookup(c, c.registryPolicies, account)
+	if !ok {
+		readAt := c.now()
+		var err error
+		doc, err = c.Store.RegistryPolicy(ctx, account)
+		switch {
+		case errors.Is(err, store.ErrPolicyNotFound):
+			doc = ""
+		case err != nil:
+			return "", err
+		}
+		keep(c, c.registryPolicies, account, doc, gen, readAt)
+	}
+	if doc == "" {
+		return "", store.ErrPolicyNotFound
+	}
+	return doc, nil
 }
 
 // ResolveTag serves the tag's manifest from the cache when fresh.

@@ -166,6 +166,45 @@ func TestOtherWritesSeenAfterMaxAge(t *testing.T) {
 	}
 }
 
+// The registry policy, and its absence, is cached: own writes show at once, another
+// process's once MaxAge has passed.
+func TestRegistryPolicy(t *testing.T) {
+	c, other, clk, repo, _ := setup(t)
+	acct := repo.Account
+	if _, err := c.RegistryPolicy(ctx, acct); !errors.Is(err, store.ErrPolicyNotFound) {
+		t.Fatalf("no registry policy: %v", err)
+	}
+	doc := `{"Version":"2012-10-17","Statement":[]}`
+	if err := c.PutRegistryPolicy(ctx, acct, doc); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.RegistryPolicy(ctx, acct); err != nil || got != doc {
+		t.Fatalf("after own put: %q, %v", got, err)
+	}
+	if _, err := other.DeleteRegistryPolicy(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.RegistryPolicy(ctx, acct); err != nil || got != doc {
+		t.Fatalf("another process's delete within MaxAge: %q, %v", got, err)
+	}
+	clk.add(2 * time.Second)
+	if _, err := c.RegistryPolicy(ctx, acct); !errors.Is(err, store.ErrPolicyNotFound) {
+		t.Fatalf("another process's delete after MaxAge: %v", err)
+	}
+	if err := other.PutRegistryPolicy(ctx, acct, doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RegistryPolicy(ctx, acct); !errors.Is(err, store.ErrPolicyNotFound) {
+		t.Fatalf("cached absence within MaxAge: %v", err)
+	}
+	if _, err := c.DeleteRegistryPolicy(ctx, acct); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RegistryPolicy(ctx, acct); !errors.Is(err, store.ErrPolicyNotFound) {
+		t.Fatalf("after own delete: %v", err)
+	}
+}
+
 // Changing what a read returned does not change what the cache serves next.
 func TestReturnedValuesAreCopies(t *testing.T) {
 	c, _, _, repo, _ := setup(t)
