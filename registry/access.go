@@ -20,6 +20,9 @@ type Access struct {
 	Loaded bool
 	Policy string
 	Tags   map[string]string
+	// RegistryPolicy is, when Loaded, the owning account's registry policy document ("" when
+	// none): ECR's V2 scope enforces it on every ECR request beside the repository policy.
+	RegistryPolicy string
 }
 
 // ecrActions is the ECR action each registry operation is authorized as
@@ -101,6 +104,16 @@ func (h *Handler) access(account, name, action string) Access {
 func (h *Handler) allowed(r *http.Request, a Access) error {
 	if h.authorize == nil {
 		return nil
+	}
+	if a.Loaded {
+		doc, err := h.meta.RegistryPolicy(r.Context(), a.Account)
+		switch {
+		case errors.Is(err, store.ErrPolicyNotFound):
+		case err != nil:
+			return err // undecidable: fail closed
+		default:
+			a.RegistryPolicy = doc
+		}
 	}
 	if err := h.authorize(r, a); err != nil {
 		return asHookError(err, Denied)

@@ -302,4 +302,13 @@ func TestAccessCarriesRepositoryPolicyAndTags(t *testing.T) {
 	if got := log.take(); len(got) != 1 || !got[0].Loaded || got[0].Policy != "" || got[0].Repository != "missing/app" {
 		t.Fatalf("accesses %+v", got)
 	}
+	// The owning account's registry policy comes with every loaded access.
+	registryDoc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"ecr:*","Resource":"*"}]}`
+	if err := tr.meta.PutRegistryPolicy(ctx, testAccount, registryDoc); err != nil {
+		t.Fatal(err)
+	}
+	tr.do("GET", testRepo+"/tags/list", nil).expect(t, http.StatusOK)
+	if got := log.take(); len(got) != 1 || got[0].RegistryPolicy != registryDoc || got[0].Policy != doc {
+		t.Fatalf("accesses %+v", got)
+	}
 }
