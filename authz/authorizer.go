@@ -143,7 +143,7 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 	req := policy.Request{Principal: engine, Action: c.Action, Resource: c.Resource,
 		ResourceAccount: c.ResourceAccount, Context: pctx.Context}
 	set := e.set
-	set.Resource = c.ResourcePolicy
+	set.Resource, set.Registry = c.ResourcePolicy, c.RegistryPolicy
 	d := policy.Evaluate(&req, &set)
 	r := Result{Decision: d, Principal: engine}
 	if !d.Allowed() {

@@ -14,6 +14,10 @@ type Check struct {
 	Resource        string         // the resource ARN, or "*" for actions without a resource type
 	ResourceAccount string         // the account owning the resource; "" means the caller's account
 	ResourcePolicy  *policy.Policy // the resource-based policy (repository, registry or trust policy), nil if none
+	// RegistryPolicy is ECR's registry policy of the resource's account, which its V2 scope
+	// enforces beside the repository policy on every ECR request (nil if none): the two
+	// decide as one resource side (policy.PolicySet.Registry).
+	RegistryPolicy *policy.Policy
 	// Keys are the request-specific condition keys the operation adds to the context built
 	// from the caller and the connection: aws:RequestTag/K, aws:TagKeys, aws:ResourceTag/K,
 	// ecr:ResourceTag/K, iam:PolicyARN, sts:ExternalId, ...

@@ -205,47 +205,16 @@ func (s *service) repository(ctx context.Context, action string, registryID, nam
 			return target{}, err
 		}
 	}
-	registryPolicy, err := s.registryPolicy(ctx, account)
-	if err != nil {
+	if check.RegistryPolicy, err = s.registryPolicy(ctx, account); err != nil {
 		return target{}, err
 	}
-	if err := s.authorize(ctx, check, registryPolicy); err != nil {
+	if err := s.Authorizer.Authorize(ctx, check); err != nil {
 		return target{}, err
 	}
 	if !found {
 		return target{}, repositoryNotFound(*name, account)
 	}
 	return target{account: account, repo: repo}, nil
-}
-
-// authorize answers c with the registry policy (ECR's V2 scope: it applies to every ECR
-// request) beside the repository policy. Both are resource-based policies of the registry's
-// account, so together they grant what either grants and deny what either denies: c is
-// evaluated with each, and an explicit deny from either wins over an allow from the other.
-func (s *service) authorize(ctx context.Context, c authz.Check, registryPolicy *policy.Policy) error {
-	err := s.Authorizer.Authorize(ctx, c)
-	if registryPolicy == nil {
-		return err
-	}
-	var denied *authz.AccessDeniedError
-	if err != nil && !errors.As(err, &denied) {
-		return err
-	}
-	if denied != nil && denied.Decision.Outcome == policy.ExplicitDeny {
-		return err
-	}
-	c.ResourcePolicy = registryPolicy
-	err2 := s.Authorizer.Authorize(ctx, c)
-	var denied2 *authz.AccessDeniedError
-	switch {
-	case err2 == nil:
-		return nil
-	case !errors.As(err2, &denied2):
-		return err2
-	case denied2.Decision.Outcome == policy.ExplicitDeny:
-		return err2
-	}
-	return err // nil when the repository side allowed it
 }
 
 // registry authorizes an action without a resource type ("*") for the request's registry.

@@ -163,12 +163,12 @@ func (s *service) createRepository(ctx context.Context, in *ecr.CreateRepository
 	}
 	arn := s.repositoryARN(account, name)
 	if err := s.Authorizer.Authorize(ctx, authz.Check{Action: "ecr:CreateRepository", Resource: arn, ResourceAccount: account,
-		ResourcePolicy: registryPolicy, Keys: requestTagKeys(tags)}); err != nil {
+		RegistryPolicy: registryPolicy, Keys: requestTagKeys(tags)}); err != nil {
 		return nil, err
 	}
 	if len(tags) > 0 {
 		if err := s.Authorizer.Authorize(ctx, authz.Check{Action: "ecr:TagResource", Resource: arn, ResourceAccount: account,
-			ResourcePolicy: registryPolicy, Keys: requestTagKeys(tags)}); err != nil {
+			RegistryPolicy: registryPolicy, Keys: requestTagKeys(tags)}); err != nil {
 			return nil, err
 		}
 	}
@@ -226,8 +226,8 @@ func (s *service) describeRepositories(ctx context.Context, in *ecr.DescribeRepo
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, authz.Check{Action: "ecr:DescribeRepositories", Resource: s.repositoryARN(account, "*"),
-		ResourceAccount: account}, registryPolicy); err != nil {
+	if err := s.Authorizer.Authorize(ctx, authz.Check{Action: "ecr:DescribeRepositories", Resource: s.repositoryARN(account, "*"),
+		ResourceAccount: account, RegistryPolicy: registryPolicy}); err != nil {
 		return nil, err
 	}
 	repos, err := s.Store.ListRepositories(ctx, account, after, limit+1)

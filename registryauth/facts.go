@@ -15,34 +15,45 @@ import (
 // maxCachedPolicies bounds the compiled-policy cache; it starts over when full.
 const maxCachedPolicies = 1 << 14
 
-// compiledPolicies holds repository policies compiled once per distinct text.
+// compiledPolicies holds repository and registry policies compiled once per distinct text.
 type compiledPolicies struct {
 	mu     sync.RWMutex
-	byText map[string]*policy.Policy
+	byText map[policyText]*policy.Policy
 }
 
-// get returns text compiled (nil for ""), from the cache when it was seen before.
-func (c *compiledPolicies) get(account, name, text string) (*policy.Policy, error) {
+type policyText struct {
+	kind policy.Kind // policy.KindRepository or policy.KindRegistry
+	text string
+}
+
+// get returns text compiled as kind (nil for ""), from the cache when it was seen before;
+// owner names the repository or registry in errors.
+func (c *compiledPolicies) get(kind policy.Kind, owner, text string) (*policy.Policy, error) {
 	if text == "" {
 		return nil, nil
 	}
+	k := policyText{kind, text}
 	c.mu.RLock()
-	p := c.byText[text]
+	p := c.byText[k]
 	c.mu.RUnlock()
 	if p != nil {
 		return p, nil
 	}
-	p, err := policy.Parse([]byte(text), policy.KindRepository)
+	name := "repository policy"
+	if kind == policy.KindRegistry {
+		name = "registry policy"
+	}
+	p, err := policy.Parse([]byte(text), kind)
 	if err != nil {
 		// A stored policy that does not compile decides nothing: fail closed.
-		return nil, fmt.Errorf("registryauth: repository policy of %s/%s: %w", account, name, err)
+		return nil, fmt.Errorf("registryauth: %s of %s: %w", name, owner, err)
 	}
-	p.Name = "repository policy"
+	p.Name = name
 	c.mu.Lock()
 	if c.byText == nil || len(c.byText) >= maxCachedPolicies {
-		c.byText = make(map[string]*policy.Policy)
+		c.byText = make(map[policyText]*policy.Policy)
 	}
-	c.byText[text] = p
+	c.byText[k] = p
 	c.mu.Unlock()
 	return p, nil
 }

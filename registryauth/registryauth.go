@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-registry/coffer/auth/registrytoken"
 	"github.com/coffer-registry/coffer/authz"
 	"github.com/coffer-registry/coffer/awsproto"
+	"github.com/coffer-registry/coffer/policy"
 	"github.com/coffer-registry/coffer/registry"
 )
 
@@ -120,8 +121,9 @@ func isPingOrCatalog(path string) bool {
 const catalogAction = "ecr:DescribeRepositories"
 
 // Authorize is registry.Config.Authorize: a's ECR action on the repository ARN, with the
-// repository's policy as the resource policy (read by the registry with the repository, in
-// the request), its tags as aws:ResourceTag/K and
+// repository's policy as the resource policy and the account's registry policy beside it
+// (both read by the registry with the repository, in the request), its tags as
+// aws:ResourceTag/K and
 // ecr:ResourceTag/K, and the owner as aws:ResourceAccount. A denial is 403 DENIED with
 // AWS's AccessDeniedException sentence (401 for an anonymous caller, who may still log in).
 func (h *Hooks) Authorize(r *http.Request, a registry.Access) error {
@@ -132,13 +134,18 @@ func (h *Hooks) Authorize(r *http.Request, a registry.Access) error {
 		h.log.Error("registryauth: access without the repository's policy", "action", a.Action, "resource", a.Resource)
 		return registry.Denied(msgUndecided)
 	}
-	p, err := h.policies.get(a.Account, a.Repository, a.Policy)
+	p, err := h.policies.get(policy.KindRepository, a.Resource, a.Policy)
 	if err != nil {
 		h.log.Error("registryauth: repository policy", "account", a.Account, "repository", a.Repository, "err", err)
 		return registry.Denied(msgUndecided)
 	}
+	rp, err := h.policies.get(policy.KindRegistry, a.Account, a.RegistryPolicy)
+	if err != nil {
+		h.log.Error("registryauth: registry policy", "account", a.Account, "err", err)
+		return registry.Denied(msgUndecided)
+	}
 	err = h.authz.Authorize(ctx, authz.Check{Action: a.Action, Resource: a.Resource, ResourceAccount: a.Account,
-		ResourcePolicy: p, Keys: h.tagKeys.get(a.Account, a.Repository, a.Tags)})
+		ResourcePolicy: p, RegistryPolicy: rp, Keys: h.tagKeys.get(a.Account, a.Repository, a.Tags)})
 	if err == nil {
 		return nil
 	}

@@ -344,3 +344,39 @@ func TestSecureTransportCondition(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryPolicy: ECR's registry policy (V2 scope) applies to every registry call beside
+// the repository policy: it can grant another account pull on every repository, and its
+// explicit Deny wins over any Allow.
+func TestRegistryPolicy(t *testing.T) {
+	w := newWorld(t, false)
+	A, B := w.acctA, w.acctB
+	ctx := context.Background()
+	w.repo(A, "shared/app")
+	admin := w.as(w.user(A, "admin", []string{allow("ecr:*")}))
+	_, err := admin.push(A + "/shared/app")
+	wantOK(t, "push", err)
+	puller := w.as(w.user(B, "puller", []string{allow("ecr:*")}))
+	wantDenied(t, "before the registry policy", puller.pull(A+"/shared/app"), "because no resource-based policy allows")
+
+	grant := `{"Version":"2012-10-17","Statement":[{"Sid":"PullFromB","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + B + `:root"},
+		"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Resource":"arn:aws:ecr:` + region + `:` + A + `:repository/*"}]}`
+	if err := w.meta.PutRegistryPolicy(ctx, A, grant); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, "granted by the registry policy", puller.pull(A+"/shared/app"))
+
+	deny := `{"Version":"2012-10-17","Statement":[{"Sid":"NoPull","Effect":"Deny","Principal":"*",
+		"Action":"ecr:BatchGetImage","Resource":"arn:aws:ecr:` + region + `:` + A + `:repository/shared/*"}]}`
+	if err := w.meta.PutRegistryPolicy(ctx, A, deny); err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, "registry policy deny over an identity allow", admin.pull(A+"/shared/app"),
+		"with an explicit deny in a resource-based policy")
+	wantDenied(t, "registry policy deny over the grant", puller.pull(A+"/shared/app"),
+		"with an explicit deny in a resource-based policy")
+	if _, err := w.meta.DeleteRegistryPolicy(ctx, A); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, "after the registry policy is gone", admin.pull(A+"/shared/app"))
+}
