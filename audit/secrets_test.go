@@ -21,7 +21,6 @@ import (
 	iamtypes "github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
 	"github.com/coffer-registry/coffer/iamapi"
-	"github.com/coffer-registry/coffer/policy"
 	"github.com/coffer-registry/coffer/stsapi"
 )
 
@@ -31,10 +30,7 @@ func TestAPITrailHoldsNoSecrets(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	store, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: func(doc string, kind iamtypes.PolicyKind) error {
-			_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-			return err
-		}})
+		ValidatePolicy: iamtypes.ValidatePolicyDocument})
 	if err != nil {
 		t.Fatal(err)
 	}

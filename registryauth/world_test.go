@@ -23,7 +23,6 @@ import (
 	blobfs "github.com/coffer-registry/coffer/blob/fs"
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
-	"github.com/coffer-registry/coffer/policy"
 	"github.com/coffer-registry/coffer/registry"
 	"github.com/coffer-registry/coffer/registryauth"
 	"github.com/coffer-registry/coffer/store"
@@ -85,10 +84,7 @@ func newWorld(t testing.TB, tls bool) *world {
 	w := &world{t: t, trailDir: filepath.Join(dir, "audit")}
 	var err error
 	w.iam, err = iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: func(doc string, kind iam.PolicyKind) error {
-			_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-			return err
-		}})
+		ValidatePolicy: iam.ValidatePolicyDocument})
 	if err != nil {
 		t.Fatal(err)
 	}

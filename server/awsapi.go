@@ -18,7 +18,6 @@ import (
 	"github.com/coffer-registry/coffer/iam/iamsql"
 	"github.com/coffer-registry/coffer/iamapi"
 	"github.com/coffer-registry/coffer/orgapi"
-	"github.com/coffer-registry/coffer/policy"
 	"github.com/coffer-registry/coffer/stsapi"
 )
 
@@ -63,7 +62,7 @@ func openAWSAPI(ctx context.Context, cfg Config, l Layout, hooks awsAPIHooks) (*
 	store, err := iamsql.Open(ctx, iamsql.Config{
 		DBPath:         l.IAMDB(),
 		KeyPath:        l.IAMKey(),
-		ValidatePolicy: validatePolicy,
+		ValidatePolicy: iam.ValidatePolicyDocument,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: identity store: %w", err)
@@ -107,12 +106,6 @@ func openTokens(l Layout, store *iamsql.Service) (*registrytoken.Tokens, error) 
 		return nil, fmt.Errorf("server: registry tokens: %w", err)
 	}
 	return tokens, nil
-}
-
-// validatePolicy checks a document with the policy engine, the same parser that evaluates it.
-func validatePolicy(doc string, kind iam.PolicyKind) error {
-	_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-	return err
 }
 
 // signingRegions are the regions a SigV4 credential scope may name: Coffer's own, and the

@@ -51,10 +51,7 @@ func newWorld(t testing.TB) *world {
 	dir := t.TempDir()
 	w := &world{clock: &clock{}}
 	s, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: func(doc string, kind iam.PolicyKind) error {
-			_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-			return err
-		}, Now: w.clock.Now})
+		ValidatePolicy: iam.ValidatePolicyDocument, Now: w.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

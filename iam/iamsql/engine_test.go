@@ -9,12 +9,6 @@ import (
 	"github.com/coffer-registry/coffer/policy"
 )
 
-// engineValidator is how the wiring connects the store to the policy engine.
-func engineValidator(doc string, kind iam.PolicyKind) error {
-	_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-	return err
-}
-
 func TestPolicyKindsMatchTheEngine(t *testing.T) {
 	pairs := map[iam.PolicyKind]policy.Kind{
 		iam.PolicyManaged: policy.KindManaged, iam.PolicyInlineUser: policy.KindInlineUser, iam.PolicyInlineGroup: policy.KindInlineGroup,
@@ -31,7 +25,7 @@ func TestPolicyKindsMatchTheEngine(t *testing.T) {
 func TestWithThePolicyEngine(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"), ValidatePolicy: engineValidator})
+	s, err := Open(ctx, Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"), ValidatePolicy: iam.ValidatePolicyDocument})
 	if err != nil {
 		t.Fatal(err)
 	}

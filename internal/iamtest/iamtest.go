@@ -12,14 +12,7 @@ import (
 
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/iam/iamsql"
-	"github.com/coffer-registry/coffer/policy"
 )
-
-// ValidatePolicy checks a policy document with the policy engine, as the server wires it.
-func ValidatePolicy(doc string, kind iam.PolicyKind) error {
-	_, err := policy.Parse([]byte(doc), policy.Kind(kind))
-	return err
-}
 
 // Open opens an identity store with the clock now (nil: time.Now) that closes when the test
 // ends, and bootstraps it with boot.
@@ -28,7 +21,7 @@ func Open(t testing.TB, now func() time.Time, boot iamsql.BootstrapInput) (*iams
 	ctx := context.Background()
 	dir := t.TempDir()
 	s, err := iamsql.Open(ctx, iamsql.Config{DBPath: filepath.Join(dir, "iam.db"), KeyPath: filepath.Join(dir, "iam.key"),
-		ValidatePolicy: ValidatePolicy, Now: now})
+		ValidatePolicy: iam.ValidatePolicyDocument, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
