@@ -3,12 +3,14 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/coffer-registry/coffer/blob"
 	"github.com/coffer-registry/coffer/blob/fs"
+	"github.com/coffer-registry/coffer/gc"
 	"github.com/coffer-registry/coffer/store"
 	"github.com/coffer-registry/coffer/store/cache"
 	"github.com/coffer-registry/coffer/store/sqlite"
@@ -103,3 +105,16 @@ func OpenData(dir string, gcGrace time.Duration, durability Durability) (*Data, 
 
 // Close closes the metadata store (the blob store holds no open resources).
 func (d *Data) Close() error { return d.Meta.Close() }
+
+// Collector is the garbage collector over d: grace is the gc-grace setting (0: no wait;
+// the collector itself reads a zero Grace as its default, so 0 becomes the smallest
+// positive duration) and interval the pause between background passes.
+func (d *Data) Collector(grace, interval time.Duration, log *slog.Logger) *gc.Collector {
+	return gc.New(gc.Config{
+		Blobs:    d.Blobs,
+		Store:    d.Meta,
+		Interval: interval,
+		Grace:    max(grace, time.Nanosecond),
+		Logger:   log,
+	})
+}

@@ -2,11 +2,9 @@ package server
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/coffer-registry/coffer/audit"
 	"github.com/coffer-registry/coffer/awsproto"
-	"github.com/coffer-registry/coffer/gc"
 	"github.com/coffer-registry/coffer/registry"
 	"github.com/coffer-registry/coffer/registryauth"
 )
@@ -47,24 +45,9 @@ func compose(cfg Config, data *Data, api *awsAPI, trail *audit.Writer) (http.Han
 
 	var workers []Worker
 	if cfg.GCInterval > 0 {
-		collector := gc.New(gc.Config{
-			Blobs:    data.Blobs,
-			Store:    data.Meta,
-			Interval: cfg.GCInterval,
-			Grace:    graceOrMin(cfg.GCGrace),
-			Logger:   cfg.Logger,
-		})
+		collector := data.Collector(cfg.GCGrace, cfg.GCInterval, cfg.Logger)
 		workers = append(workers, Worker{Name: "gc", Run: collector.Run})
 	}
 	workers = append(workers, api.SessionSweeper(cfg.Logger))
 	return registryauth.ECRHost(api.Handler(cfg, mux)), workers, nil
-}
-
-// graceOrMin maps a grace of 0 ("none") to the smallest positive duration, since the
-// collector reads 0 as "its default".
-func graceOrMin(d time.Duration) time.Duration {
-	if d <= 0 {
-		return time.Nanosecond
-	}
-	return d
 }

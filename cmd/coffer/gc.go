@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,12 +41,7 @@ or with the key of the same name in the --config YAML file: flag > environment >
 				return err
 			}
 			defer data.Close()
-			collector := gc.New(gc.Config{
-				Blobs:  data.Blobs,
-				Store:  data.Meta,
-				Grace:  max(o.GCGrace, time.Nanosecond), // the collector reads 0 as its default
-				Logger: newLogger(stderr, o),
-			})
+			collector := data.Collector(o.GCGrace, 0, newLogger(stderr, o))
 			var report gc.Report
 			if dryRun {
 				report, err = collector.DryRun(cmd.Context())
