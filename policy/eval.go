@@ -443,3 +443,49 @@ func Evaluate(req *Request, set *PolicySet) Decision {
 	}
 	return decided(Allowed, SourceIdentity, idAllow)
 }
+
+// ReadsContext reports whether the request context can change what p decides about a
+// request for action: whether some statement that may apply to action (its Action or
+// NotAction admits action) has a Condition or a policy variable in its Resource or
+// NotResource, the only places where evaluation reads the context. When ReadsContext is
+// false for every policy of a set, Evaluate decides a request for action from the
+// principal, the action, the resource and the resource's account alone: the same request
+// with any other context gets the same Decision. A nil p reads nothing.
+func (p *Policy) ReadsContext(action string) bool {
+	if p == nil {
+		return false
+	}
+	r := newEvalReq(&Request{Action: action}, &PolicySet{})
+	for i := range p.stmts {
+		st := &p.stmts[i]
+		if !st.readsContext() {
+			continue
+		}
+		// The action tests of applies, which depend on the action alone.
+		if st.service != "" && (st.serviceHash != r.serviceHash || st.nameMask&r.nameBit == 0 || !strings.EqualFold(st.service, r.service)) {
+			continue
+		}
+		if st.matchAction(&r) == st.notAction {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// readsContext reports whether applies may read the request context for st: it has
+// conditions, or a Resource (NotResource) pattern with a policy variable.
+func (st *Statement) readsContext() bool {
+	if len(st.conds) > 0 {
+		return true
+	}
+	if !st.hasResource {
+		return false
+	}
+	for i := range st.resources {
+		if !st.resources[i].all && st.resources[i].pat.hasVars() {
+			return true
+		}
+	}
+	return false
+}
