@@ -118,9 +118,20 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 		// Every signed caller may ask who it is; no policy can deny it.
 		return Result{Decision: policy.Decision{Outcome: policy.Allowed, Statement: -1}, Principal: engine}, nil
 	}
-	e, err := a.entryFor(ctx, p, engine)
+	e, gc, err := a.entryFor(ctx, p, engine)
 	if err != nil {
 		return Result{}, err
+	}
+	// A decision that no per-request fact can change is made once per principal, Check
+	// and generation of the IAM store (decisions.go).
+	var key decisionKey
+	cacheable := engine == e.engine && keysCannotFail(c.Keys)
+	if cacheable {
+		key = decisionKey{action: c.Action, resource: c.Resource, resourceAccount: c.ResourceAccount,
+			resourcePolicy: c.ResourcePolicy, registryPolicy: c.RegistryPolicy}
+		if r, ok := e.decisions.get(key); ok {
+			return r, nil
+		}
 	}
 	if region == "" {
 		region = a.region
@@ -150,6 +161,9 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 		r.Message = policy.DeniedMessage(&req, d)
 	}
 	e.release(pctx)
+	if cacheable && !readsContext(&set, c.Action) {
+		e.decisions.put(key, r, &gc.decisions)
+	}
 	return r, nil
 }
 
@@ -162,13 +176,14 @@ type generationCache struct {
 	gen        uint64
 	principals sync.Map // *iam.Principal (nil: anonymous) → *principalEntry
 	size       atomic.Int64
+	decisions  atomic.Int64 // decisions cached by all principals of the generation
 	orgOnce    sync.Once
 	org        *iam.Organization
 }
 
 // entryFor returns the compiled policies and context of a principal, cached by the
 // principal's pointer (the authenticator keeps one per credential and generation).
-func (a *PolicyAuthorizer) entryFor(ctx context.Context, p *iam.Principal, engine policy.Principal) (*principalEntry, error) {
+func (a *PolicyAuthorizer) entryFor(ctx context.Context, p *iam.Principal, engine policy.Principal) (*principalEntry, *generationCache, error) {
 	gen := a.ids.Generation()
 	gc := a.cache.Load()
 	if gc == nil || gc.gen != gen {
@@ -182,18 +197,18 @@ func (a *PolicyAuthorizer) entryFor(ctx context.Context, p *iam.Principal, engin
 		}
 	}
 	if v, ok := gc.principals.Load(p); ok {
-		return v.(*principalEntry), nil
+		return v.(*principalEntry), gc, nil
 	}
 	e, err := a.buildEntry(ctx, gc, p, engine)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if gc.size.Add(1) <= maxCachedPrincipals {
 		if v, loaded := gc.principals.LoadOrStore(p, e); loaded {
-			return v.(*principalEntry), nil
+			return v.(*principalEntry), gc, nil
 		}
 	}
-	return e, nil
+	return e, gc, nil
 }
 
 func (a *PolicyAuthorizer) buildEntry(ctx context.Context, gc *generationCache, p *iam.Principal, engine policy.Principal) (*principalEntry, error) {

@@ -21,6 +21,8 @@ type principalEntry struct {
 	mfa    bool             // MFA was used to get the credentials, at unix second mfaAt
 	mfaAt  int64
 	layers sync.Pool // *requestContext on static, reused by the principal's requests
+	// decisions holds the principal's decisions that no request fact can change.
+	decisions decisionCache
 }
 
 // requestContext is a request's context, a layer on the principal's keys, with the
