@@ -287,7 +287,7 @@ func TestStaleUploadsExpire(t *testing.T) {
 		u.Write([]byte("partial"))
 		u.Close()
 		at := time.Now().Add(-age)
-		os.Chtimes(filepath.Join(e.dir, "blobs", "uploads", u.ID(), "data"), at, at)
+		os.Chtimes(filepath.Join(e.dir, "blobs", "uploads", u.ID()[:2], u.ID()), at, at)
 		if session {
 			if err := e.meta.CreateUpload(ctx, store.Upload{ID: u.ID(), RepositoryID: e.repo.ID, StartedAt: at}); err != nil {
 				t.Fatal(err)

@@ -14,9 +14,11 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// orphanReviewDelay: every committed upload is queued for a garbage-collection review this
-// long after the commit, so bytes whose repository link never came (a crash between the two)
-// are found again. Linking the blob postpones the review; a linked blob is never collected.
+// orphanReviewDelay: bytes that were published but could not be linked (the repository was
+// deleted meanwhile, the metadata store failed) are queued for a garbage-collection review
+// this long after. Bytes left unlinked by a crash between publication and link are found by
+// the collector's sweep of the blob store instead: queueing every upload before its commit
+// cost a metadata write per blob on the push path.
 const orphanReviewDelay = time.Hour
 
 // maxAnonymousMountScan bounds how many repositories of the account an anonymous mount
@@ -325,9 +327,6 @@ func (h *Handler) cancelUpload(w http.ResponseWriter, r *http.Request, rt route)
 // runs to the end even if the client goes away.
 func (h *Handler) commit(ctx context.Context, repo store.Repository, up blob.Upload, d digest.Digest, session string) error {
 	ctx = detach(ctx)
-	if err := h.meta.QueueBlobForReview(ctx, d, orphanReviewDelay); err != nil {
-		return err
-	}
 	size, err := up.Commit(ctx, d)
 	switch {
 	case errors.Is(err, blob.ErrDigestMismatch):
@@ -338,7 +337,13 @@ func (h *Handler) commit(ctx context.Context, repo store.Repository, up blob.Upl
 	case err != nil:
 		return err
 	}
-	return h.meta.LinkUploadedBlob(ctx, repo.ID, d, size, session)
+	if err := h.meta.LinkUploadedBlob(ctx, repo.ID, d, size, session); err != nil {
+		if qerr := h.meta.QueueBlobForReview(ctx, d, orphanReviewDelay); qerr != nil {
+			h.log.Warn("registry: unlinked blob not queued for review; the collector's sweep will find it", "digest", d, "err", qerr)
+		}
+		return err
+	}
+	return nil
 }
 
 func isDigestError(err error) bool {

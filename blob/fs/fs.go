@@ -4,8 +4,8 @@
 // Layout under the directory given to New:
 //
 //	blobs/<algorithm>/<first two hex digits>/<hex>   verified content (sha256 or sha512)
-//	uploads/<uuid>/data                               bytes received so far
-//	uploads/<uuid>/hashstate                          sha256 state and the offset it covers
+//	uploads/<first two hex digits>/<uuid>             bytes received so far
+//	uploads/<first two hex digits>/<uuid>.hashstate   sha256 state and the offset it covers
 //	                                                  (uploads of 1 MiB or more)
 //	trash/<hex>.<uuid>                                a blob being deleted (moved aside first;
 //	                                                  put back by New after a crash)
@@ -13,6 +13,10 @@
 // Every path is built from a digest that passed validation (known algorithm, lowercase hex of
 // the algorithm's length) or from an upload id that parses as a canonical UUID, so no name or
 // reference from a request can reach outside the directory.
+//
+// An upload is one file, not a directory, and uploads are spread over 256 subdirectories:
+// every create, rename and unlink locks its parent directory, and with one shared directory
+// concurrent small pushes queued on that lock.
 //
 // Publication and deletion: Commit and Put set the blob file's modification time to the time
 // of publication (also when the blob already existed), holding a per-digest lock. DeleteUnused
@@ -44,11 +48,10 @@ import (
 )
 
 const (
-	blobsDir   = "blobs"
-	uploadsDir = "uploads"
-	trashDir   = "trash"
-	dataFile   = "data"
-	stateFile  = "hashstate"
+	blobsDir    = "blobs"
+	uploadsDir  = "uploads"
+	trashDir    = "trash"
+	stateSuffix = ".hashstate"
 
 	// bufferSize is the copy buffer for uploads: big enough that hashing and writing run in
 	// long stretches.
@@ -57,6 +60,10 @@ const (
 	// stateMinSize: an upload smaller than this keeps no hashstate file; hashing its data
 	// again on resume costs less than a file written per request (small pushes).
 	stateMinSize = 1 << 20
+
+	// writebackStep: ReadFrom starts writeback of the data every this many bytes (a small
+	// upload leaves it all to the fsync at publication: one system call fewer).
+	writebackStep = 8 << 20
 )
 
 var bufferPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
@@ -81,27 +88,49 @@ func New(dir string) (*Store, error) {
 	if err := s.recoverTrash(); err != nil {
 		return nil, err
 	}
-	s.removeEmptyUploads()
+	if err := s.convertOldUploads(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-// removeEmptyUploads removes upload directories without data, left by a crash inside
-// StartUpload, once they are an hour old (a younger one may be starting in another process).
-func (s *Store) removeEmptyUploads() {
+// convertOldUploads moves uploads of the earlier layout (uploads/<uuid>/data and
+// uploads/<uuid>/hashstate) into the sharded one, so that they can still be resumed. An
+// earlier-layout directory without data (a crash inside its StartUpload) is removed.
+func (s *Store) convertOldUploads() error {
 	dir := filepath.Join(s.root, uploadsDir)
-	entries, _ := os.ReadDir(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
 	for _, e := range entries {
-		if _, err := parseID(e.Name()); err != nil {
+		id, err := parseID(e.Name())
+		if err != nil || !e.IsDir() {
 			continue
 		}
-		p := filepath.Join(dir, e.Name())
-		if _, err := os.Stat(filepath.Join(p, dataFile)); !errors.Is(err, fs.ErrNotExist) {
-			continue
+		old := filepath.Join(dir, id)
+		data := s.uploadPath(id)
+		if err := os.MkdirAll(filepath.Dir(data), 0o750); err != nil {
+			return fmt.Errorf("blob/fs: %w", err)
 		}
-		if fi, err := os.Stat(p); err == nil && s.now().Sub(fi.ModTime()) > time.Hour {
-			os.RemoveAll(p)
+		// The state first: a crash after moving the data would leave a state that the
+		// offset check would still accept or reject correctly, but never one left behind.
+		if err := os.Rename(filepath.Join(old, "hashstate"), data+stateSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("blob/fs: converting upload %s: %w", id, err)
+		}
+		if err := os.Rename(filepath.Join(old, "data"), data); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("blob/fs: converting upload %s: %w", id, err)
+		}
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("blob/fs: %w", err)
 		}
 	}
+	return nil
+}
+
+// uploadPath is the data file of upload id (a canonical UUID).
+func (s *Store) uploadPath(id string) string {
+	return filepath.Join(s.root, uploadsDir, id[:2], id)
 }
 
 // recoverTrash puts back blobs that a DeleteUnused interrupted by a crash left aside: the
@@ -340,20 +369,34 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64, m
 
 // Uploads lists uploads in progress with the time their data was last written.
 func (s *Store) Uploads(ctx context.Context, fn func(id string, modTime time.Time) error) error {
-	entries, err := os.ReadDir(filepath.Join(s.root, uploadsDir))
+	base := filepath.Join(s.root, uploadsDir)
+	shards, err := os.ReadDir(base)
 	if err != nil {
 		return fmt.Errorf("blob/fs: %w", err)
 	}
-	for _, e := range entries {
-		if _, err := parseID(e.Name()); err != nil {
+	for _, shard := range shards {
+		if !shard.IsDir() || len(shard.Name()) != 2 {
 			continue
 		}
-		fi, err := os.Stat(filepath.Join(s.root, uploadsDir, e.Name(), dataFile))
+		entries, err := os.ReadDir(filepath.Join(base, shard.Name()))
 		if err != nil {
-			continue
+			continue // removed meanwhile
 		}
-		if err := fn(e.Name(), fi.ModTime()); err != nil {
-			return err
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id, err := parseID(e.Name())
+			if err != nil || id[:2] != shard.Name() {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue // committed or cancelled meanwhile
+			}
+			if err := fn(id, fi.ModTime()); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -371,16 +414,18 @@ func parseID(id string) (string, error) {
 // StartUpload creates a new upload.
 func (s *Store) StartUpload(ctx context.Context) (blob.Upload, error) {
 	id := uuid.NewString()
-	dir := filepath.Join(s.root, uploadsDir, id)
-	if err := os.Mkdir(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("blob/fs: %w", err)
+	path := s.uploadPath(id)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	if errors.Is(err, fs.ErrNotExist) { // the shard's first upload
+		if err := os.Mkdir(filepath.Dir(path), 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("blob/fs: %w", err)
+		}
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, dataFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("blob/fs: %w", err)
 	}
-	return &upload{store: s, id: id, dir: dir, f: f, h: sha256.New()}, nil
+	return &upload{store: s, id: id, path: path, f: f, h: sha256.New()}, nil
 }
 
 // ResumeUpload reopens an upload, restoring its hash state or re-hashing its data when the
@@ -389,15 +434,15 @@ func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Upload, error
 	if _, err := parseID(id); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(s.root, uploadsDir, id)
-	f, err := os.OpenFile(filepath.Join(dir, dataFile), os.O_RDWR, 0)
+	path := s.uploadPath(id)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, blob.ErrUploadUnknown
 		}
 		return nil, fmt.Errorf("blob/fs: %w", err)
 	}
-	u := &upload{store: s, id: id, dir: dir, f: f}
+	u := &upload{store: s, id: id, path: path, f: f}
 	if err := u.restore(); err != nil {
 		f.Close()
 		return nil, err
@@ -408,11 +453,12 @@ func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Upload, error
 type upload struct {
 	store *Store
 	id    string
-	dir   string
+	path  string // the data file; its hash state is path+stateSuffix
 	f     *os.File
 	h     hash.Hash // sha256 of f[0:size]
 	size  int64
 	saved int64 // size covered by the hashstate file, -1 when unknown
+	kick  int64 // offset up to which writeback was started
 	done  bool
 }
 
@@ -425,11 +471,16 @@ func (u *upload) restore() error {
 		return fmt.Errorf("blob/fs: %w", err)
 	}
 	u.h = sha256.New()
-	if state, err := os.ReadFile(filepath.Join(u.dir, stateFile)); err == nil && len(state) > 8 {
-		offset := int64(binary.BigEndian.Uint64(state))
-		if offset == end && u.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state[8:]) == nil {
-			u.size, u.saved = end, end
-			return nil
+	if end == 0 {
+		return nil
+	}
+	if end >= stateMinSize {
+		if state, err := os.ReadFile(u.path + stateSuffix); err == nil && len(state) > 8 {
+			offset := int64(binary.BigEndian.Uint64(state))
+			if offset == end && u.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state[8:]) == nil {
+				u.size, u.saved = end, end
+				return nil
+			}
 		}
 	}
 	// The state is missing or stale: hash the data again.
@@ -495,8 +546,11 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 		}
 		if w > 0 {
 			toHash <- chunk{bp, w}
-			u.startWriteback(u.size, int64(w))
 			u.size += int64(w)
+			if u.size-u.kick >= writebackStep {
+				u.startWriteback(u.kick, u.size-u.kick)
+				u.kick = u.size
+			}
 			total += int64(w)
 		} else {
 			free <- bp
@@ -549,7 +603,7 @@ func (u *upload) saveState() error {
 	buf := make([]byte, 8, 8+len(state))
 	binary.BigEndian.PutUint64(buf, uint64(u.size))
 	buf = append(buf, state...)
-	if err := os.WriteFile(filepath.Join(u.dir, stateFile), buf, 0o640); err != nil {
+	if err := os.WriteFile(u.path+stateSuffix, buf, 0o640); err != nil {
 		return fmt.Errorf("blob/fs: %w", err)
 	}
 	u.saved = u.size
@@ -609,21 +663,21 @@ func (u *upload) publish(d digest.Digest, target string) error {
 	if err := u.f.Sync(); err != nil {
 		return fmt.Errorf("blob/fs: %w", err)
 	}
-	data := filepath.Join(u.dir, dataFile)
+	data := u.path
 	if err := os.Chtimes(data, now, now); err != nil {
 		return fmt.Errorf("blob/fs: %w", err)
 	}
 	dir := filepath.Dir(target)
-	if err := os.Mkdir(dir, 0o750); err == nil {
-		syncDir(filepath.Dir(dir))
-	} else if !errors.Is(err, fs.ErrExist) {
+	err := os.Rename(data, target)
+	if errors.Is(err, fs.ErrNotExist) { // the first blob of its prefix
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
 		syncDir(filepath.Dir(dir))
 		syncDir(filepath.Dir(filepath.Dir(dir)))
+		err = os.Rename(data, target)
 	}
-	if err := os.Rename(data, target); err != nil {
+	if err != nil {
 		return fmt.Errorf("blob/fs: publishing %s: %w", d, err)
 	}
 	if err := syncDir(dir); err != nil {
@@ -645,7 +699,8 @@ func (u *upload) Cancel(ctx context.Context) error {
 func (u *upload) discard() {
 	u.done = true
 	u.f.Close()
-	os.RemoveAll(u.dir)
+	os.Remove(u.path) // gone already after a publication
+	os.Remove(u.path + stateSuffix)
 }
 
 // Close saves the hash state and keeps the upload for ResumeUpload.

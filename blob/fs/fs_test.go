@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -89,8 +90,8 @@ func TestUploadCommitAndRead(t *testing.T) {
 	if _, err := os.Stat(want); err != nil {
 		t.Fatalf("layout: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "uploads", u.ID())); !os.IsNotExist(err) {
-		t.Fatalf("upload directory left behind: %v", err)
+	if left := uploadFiles(t, dir); len(left) != 0 {
+		t.Fatalf("upload files left behind: %v", left)
 	}
 	if _, err := s.ResumeUpload(ctx, u.ID()); !errors.Is(err, blob.ErrUploadUnknown) {
 		t.Fatalf("ResumeUpload after commit: %v", err)
@@ -165,9 +166,8 @@ func TestMismatchLeavesNothingVisible(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(dir, "uploads"))
-	if len(entries) != 0 {
-		t.Fatalf("upload left behind: %v", entries)
+	if left := uploadFiles(t, dir); len(left) != 0 {
+		t.Fatalf("upload left behind: %v", left)
 	}
 	if err := s.Put(ctx, wrong, p); !errors.Is(err, blob.ErrDigestMismatch) {
 		t.Fatalf("Put = %v", err)
@@ -235,7 +235,7 @@ func TestResumeRehashesAfterCrash(t *testing.T) {
 			u, _ := s.StartUpload(ctx)
 			u.ReadFrom(bytes.NewReader(p[:1_500_000])) // saves the state at 1500000
 			u.Write(p[1_500_000:2_000_000])            // not saved: the process "dies" here
-			state := filepath.Join(dir, "uploads", u.ID(), "hashstate")
+			state := uploadFile(dir, u.ID()) + ".hashstate"
 			if _, err := os.Stat(state); err != nil {
 				t.Fatalf("no hash state after ReadFrom of 1.5 MB: %v", err)
 			}
@@ -508,22 +508,81 @@ func TestInterruptedDeleteIsUndone(t *testing.T) {
 	}
 }
 
-func TestEmptyUploadDirectoriesRemovedAtStart(t *testing.T) {
-	_, dir := newStore(t)
-	old := filepath.Join(dir, "uploads", "0b5e3c2a-1111-4222-8333-444455556666")
-	young := filepath.Join(dir, "uploads", "0b5e3c2a-1111-4222-8333-444455556667")
-	os.Mkdir(old, 0o750)
-	os.Mkdir(young, 0o750)
-	at := time.Now().Add(-2 * time.Hour)
-	os.Chtimes(old, at, at)
-	if _, err := New(dir); err != nil {
+// uploadFile is where an upload's data lives: uploads/<first two hex digits>/<id>.
+func uploadFile(dir, id string) string { return filepath.Join(dir, "uploads", id[:2], id) }
+
+// uploadFiles lists every file under uploads/ (shard directories themselves may stay).
+func uploadFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(filepath.Join(dir, "uploads"), func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(old); !os.IsNotExist(err) {
-		t.Fatalf("old empty upload directory kept: %v", err)
+	return files
+}
+
+// Uploads of the earlier layout (a directory per upload holding data and hashstate) are moved
+// into the sharded layout at start and can be resumed; an earlier-layout directory without
+// data (a crash inside StartUpload) is removed.
+func TestOldLayoutUploadsConverted(t *testing.T) {
+	ctx := context.Background()
+	s, dir := newStore(t)
+	p := randomBytes(t, 3_000_000)
+	d := digest.FromBytes(p)
+	u, _ := s.StartUpload(ctx)
+	if _, err := u.ReadFrom(bytes.NewReader(p[:2_000_000])); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(young); err != nil {
-		t.Fatalf("young upload directory removed: %v", err)
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Rebuild what the earlier layout held for this upload.
+	old := filepath.Join(dir, "uploads", u.ID())
+	os.Mkdir(old, 0o750)
+	if err := os.Rename(uploadFile(dir, u.ID()), filepath.Join(old, "data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(uploadFile(dir, u.ID())+".hashstate", filepath.Join(old, "hashstate")); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "uploads", "0b5e3c2a-1111-4222-8333-444455556666")
+	os.Mkdir(empty, 0o750)
+
+	s2, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{old, empty} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Fatalf("earlier-layout directory %s kept: %v", gone, err)
+		}
+	}
+	var ids []string
+	s2.Uploads(ctx, func(id string, _ time.Time) error { ids = append(ids, id); return nil })
+	if len(ids) != 1 || ids[0] != u.ID() {
+		t.Fatalf("Uploads = %v, want [%s]", ids, u.ID())
+	}
+	u2, err := s2.ResumeUpload(ctx, u.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2.Size() != 2_000_000 {
+		t.Fatalf("Size = %d", u2.Size())
+	}
+	if _, err := u2.ReadFrom(bytes.NewReader(p[2_000_000:])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u2.Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if left := uploadFiles(t, dir); len(left) != 0 {
+		t.Fatalf("upload files left behind: %v", left)
 	}
 }
 
@@ -542,7 +601,7 @@ func TestSmallUploadKeepsNoHashState(t *testing.T) {
 	if err := u.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "uploads", u.ID(), "hashstate")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(uploadFile(dir, u.ID()) + ".hashstate"); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("hashstate of a 40000-byte upload: %v", err)
 	}
 	u2, err := s.ResumeUpload(ctx, u.ID())

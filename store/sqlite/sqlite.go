@@ -225,7 +225,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // readStatements are the prepared statements of the hot read paths.
 type readStatements struct {
-	resolveTag, getManifest, statBlob, getRepository *sql.Stmt
+	resolveTag, getManifest, statBlob, getRepository, getUpload *sql.Stmt
 }
 
 const manifestColumns = `m.digest, m.media_type, m.artifact_type, m.size, m.payload, m.subject, m.annotations, m.pushed_at, m.last_pulled_at`
@@ -246,6 +246,7 @@ func (p *readStatements) prepare(db *sql.DB) error {
 	p.getManifest = prep(`SELECT ` + manifestColumns + ` FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2`)
 	p.statBlob = prep(`SELECT size FROM repository_blobs WHERE repository_id = $1 AND digest = $2`)
 	p.getRepository = prep(`SELECT ` + repositoryColumns + ` FROM repositories WHERE account = $1 AND name = $2`)
+	p.getUpload = prep(`SELECT repository_id, started_at, parts, short_part FROM uploads WHERE id = $1`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
@@ -295,7 +296,7 @@ func (p *writeStatements) close() {
 }
 
 func (p *readStatements) close() {
-	for _, st := range []*sql.Stmt{p.resolveTag, p.getManifest, p.statBlob, p.getRepository} {
+	for _, st := range []*sql.Stmt{p.resolveTag, p.getManifest, p.statBlob, p.getRepository, p.getUpload} {
 		if st != nil {
 			st.Close()
 		}

@@ -28,7 +28,7 @@ func (s *Store) CreateUpload(ctx context.Context, u store.Upload) error {
 func (s *Store) GetUpload(ctx context.Context, id string) (store.Upload, error) {
 	u := store.Upload{ID: id}
 	var started int64
-	err := s.r.QueryRowContext(ctx, `SELECT repository_id, started_at, parts, short_part FROM uploads WHERE id = $1`, id).
+	err := s.stmts.getUpload.QueryRowContext(ctx, id).
 		Scan(&u.RepositoryID, &started, &u.Parts, &u.ShortPart)
 	if isNoRows(err) {
 		return store.Upload{}, store.ErrUploadNotFound
