@@ -20,16 +20,19 @@ import (
 const benchClients = 32
 
 // BenchmarkManifestGetAuthorized measures manifest GETs by tag at 32 concurrent clients on
-// three servers over the same stores, side by side in one run, alternating over rounds:
+// four servers over the same stores, side by side in one run, alternating over rounds:
 //
 //	off:   the registry with no hooks (authorization disabled)
 //	authz: token check + policy evaluation (repository policy, identity policies)
-//	full:  authz plus the audit trail (one fsync'd event per request)
+//	audit: off plus the audit trail (coffer serve --insecure-no-auth)
+//	full:  authz plus the audit trail (one fsync'd event per request; coffer serve)
 //
 // The servers take turns, each round starting with the next one, so that none always runs
-// first or last on a machine whose load changes.
+// first or last on a machine whose load changes. Clients send a Basic header computed once,
+// as docker and go run ./bench do.
 //
-// It reports each server's requests/s and the ratios authz/off and full/off (target ≥ 0.9).
+// It reports each server's requests/s and the ratios authz/off, full/off and full/audit
+// (issue #5's target, ≥ 0.9: coffer serve against coffer serve --insecure-no-auth).
 func BenchmarkManifestGetAuthorized(b *testing.B) {
 	w := newWorld(b, false)
 	A := w.acctA
@@ -58,6 +61,10 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 	reg := registry.New(w.hooks.Config(registry.Config{Blobs: w.blobs, Store: meta, Region: region, Logger: quiet}))
 	full := httptest.NewServer(trail.Registry(audit.RegistryConfig{Region: region, Describe: registryauth.Describe(reg)}, reg))
 	defer full.Close()
+	plain := registry.New(registry.Config{Blobs: w.blobs, Store: meta, Region: region, Logger: quiet})
+	audited := httptest.NewServer(trail.Registry(audit.RegistryConfig{Region: region, Describe: registryauth.Describe(plain)}, plain))
+	defer audited.Close()
+	basic := "Basic " + basicPassword(token)
 
 	servers := []struct {
 		name  string
@@ -65,7 +72,7 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 		token string
 		reqs  int64
 		dur   time.Duration
-	}{{"off", off.URL, "", 0, 0}, {"authz", authzOnly.URL, token, 0, 0}, {"full", full.URL, token, 0, 0}}
+	}{{"off", off.URL, "", 0, 0}, {"authz", authzOnly.URL, basic, 0, 0}, {"audit", audited.URL, "", 0, 0}, {"full", full.URL, basic, 0, 0}}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 256, 256
 	client := &http.Client{Transport: transport}
@@ -87,7 +94,7 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 						req, _ := http.NewRequest(http.MethodGet, s.url+path, nil)
 						req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
 						if s.token != "" {
-							req.SetBasicAuth("AWS", s.token)
+							req.Header.Set("Authorization", s.token)
 						}
 						resp, err := client.Do(req)
 						if err != nil {
@@ -116,6 +123,7 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 	}
 	b.ReportMetric(rate["authz"]/rate["off"], "authz/off")
 	b.ReportMetric(rate["full"]/rate["off"], "full/off")
+	b.ReportMetric(rate["full"]/rate["audit"], "full/audit")
 	b.ReportMetric(0, "ns/op") // the figures above are the result; time per b.N means nothing here
 }
 
@@ -144,5 +152,68 @@ func BenchmarkHooks(b *testing.B) {
 		if err := w.hooks.Authorize(r, access); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkServeManifest serves one manifest GET by tag straight into a recorder (no
+// network, no client), for the server's own time and allocations per request:
+//
+//	off:        the registry with no hooks
+//	audit:      off plus the audit trail (coffer serve --insecure-no-auth)
+//	authz:      token check + policy evaluation, no audit trail
+//	full:       authz plus the audit trail (coffer serve)
+//
+// What authorization costs coffer serve is full against audit.
+func BenchmarkServeManifest(b *testing.B) {
+	w := newWorld(b, false)
+	A := w.acctA
+	w.repo(A, "bench/app")
+	token := w.user(A, "puller", nil, readOnlyARN)
+	admin := w.user(A, "admin", []string{allow("ecr:*")})
+	w.facts.setPolicy(A, "bench/app", `{"Version":"2012-10-17","Statement":[
+		{"Sid":"Pullers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+A+`:root"},"Action":["ecr:BatchGetImage"]},
+		{"Sid":"NoOutsiders","Effect":"Deny","Principal":"*","Action":"ecr:PutImage","Condition":{"Bool":{"aws:SecureTransport":"false"},"StringNotEquals":{"aws:PrincipalAccount":"`+A+`"}}}]}`)
+	img := w.pushImage(admin, "/v2/"+A+"/bench/app", "latest", "bench")
+	path := "/v2/" + A + "/bench/app/manifests/latest"
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	meta := cache.New(w.meta, cache.Options{})
+	trail, err := audit.Open(audit.Config{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer trail.Close()
+	plain := registry.New(registry.Config{Blobs: w.blobs, Store: meta, Region: region, Logger: quiet})
+	authorized := registry.New(w.hooks.Config(registry.Config{Blobs: w.blobs, Store: meta, Region: region, Logger: quiet}))
+	audited := func(reg *registry.Handler) http.Handler {
+		return trail.Registry(audit.RegistryConfig{Region: region, Describe: registryauth.Describe(reg)}, reg)
+	}
+	for _, v := range []struct {
+		name    string
+		handler http.Handler
+		token   string
+	}{
+		{"off", plain, ""},
+		{"audit", audited(plain), ""},
+		{"authz", authorized, token},
+		{"full", audited(authorized), token},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.RemoteAddr = "10.1.2.3:40000"
+			req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+			req.Header.Set("User-Agent", "bench/1.0")
+			if v.token != "" {
+				req.SetBasicAuth("AWS", v.token)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				v.handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK || rec.Body.Len() != len(img.manifest) {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
 	}
 }

@@ -16,14 +16,30 @@ import (
 const maxCachedPolicies = 1 << 14
 
 // compiledPolicies holds repository and registry policies compiled once per distinct text.
+// A request finds its policy by its owner first (the repository ARN or the account),
+// where the text the owner had last is compared with the request's (a pointer comparison
+// while the store serves the same string); a changed text is looked up by text, so a
+// policy shared by many owners is compiled once.
 type compiledPolicies struct {
-	mu     sync.RWMutex
-	byText map[policyText]*policy.Policy
+	mu      sync.RWMutex
+	byText  map[policyText]*policy.Policy
+	byOwner map[policyOwner]ownedPolicy
 }
 
 type policyText struct {
 	kind policy.Kind // policy.KindRepository or policy.KindRegistry
 	text string
+}
+
+type policyOwner struct {
+	kind  policy.Kind
+	owner string
+}
+
+// ownedPolicy is the text an owner had when it was last seen, compiled.
+type ownedPolicy struct {
+	text string
+	p    *policy.Policy
 }
 
 // get returns text compiled as kind (nil for ""), from the cache when it was seen before;
@@ -32,6 +48,27 @@ func (c *compiledPolicies) get(kind policy.Kind, owner, text string) (*policy.Po
 	if text == "" {
 		return nil, nil
 	}
+	o := policyOwner{kind, owner}
+	c.mu.RLock()
+	e, ok := c.byOwner[o]
+	c.mu.RUnlock()
+	if ok && e.text == text {
+		return e.p, nil
+	}
+	p, err := c.byTextOrCompile(kind, owner, text)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.byOwner == nil || len(c.byOwner) >= maxCachedPolicies {
+		c.byOwner = make(map[policyOwner]ownedPolicy)
+	}
+	c.byOwner[o] = ownedPolicy{text, p}
+	c.mu.Unlock()
+	return p, nil
+}
+
+func (c *compiledPolicies) byTextOrCompile(kind policy.Kind, owner, text string) (*policy.Policy, error) {
 	k := policyText{kind, text}
 	c.mu.RLock()
 	p := c.byText[k]
