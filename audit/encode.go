@@ -15,7 +15,11 @@ func appendEvent(b []byte, e *Event) []byte {
 	b = append(b, `{"eventVersion":`...)
 	b = appendString(b, e.EventVersion)
 	b = append(b, `,"userIdentity":`...)
-	b = appendIdentity(b, &e.UserIdentity)
+	if e.identityJSON != nil {
+		b = append(b, e.identityJSON...)
+	} else {
+		b = appendIdentity(b, &e.UserIdentity)
+	}
 	b = append(b, `,"eventTime":`...)
 	b = appendTime(b, e.EventTime)
 	b = appendField(b, "eventSource", e.EventSource)

@@ -4,6 +4,7 @@ package audit
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-registry/coffer/auth"
@@ -44,6 +45,10 @@ type Event struct {
 	RecipientAccountID  string         `json:"recipientAccountId"`
 	EventCategory       string         `json:"eventCategory"` // Management
 	TLSDetails          *TLSDetails    `json:"tlsDetails,omitempty"`
+
+	// identityJSON is UserIdentity as appendIdentity writes it, when the registry
+	// middleware had it from its per-caller cache (nil: encode UserIdentity).
+	identityJSON []byte
 }
 
 // UserIdentity is who made the request, as CloudTrail describes it.
@@ -151,4 +156,37 @@ func readOnlyOperation(op string) bool {
 		}
 	}
 	return false
+}
+
+// maxCachedIdentities bounds the encoded-identity cache; it starts over when full.
+const maxCachedIdentities = 1 << 12
+
+// identityCache holds the encoded userIdentity of each signed caller of the registry. A
+// caller (one per credential and IAM generation) always describes the same identity
+// (identityOf reads nothing else), so its encoding is made once instead of per event.
+type identityCache struct {
+	mu       sync.RWMutex
+	byCaller map[*auth.Caller][]byte
+}
+
+// encoded returns id, the identity of c, encoded; nil for an unsigned caller, whose
+// identity is short and whose Caller is made per request.
+func (ic *identityCache) encoded(c *auth.Caller, id *UserIdentity) []byte {
+	if c == nil || c.Principal == nil {
+		return nil
+	}
+	ic.mu.RLock()
+	b, ok := ic.byCaller[c]
+	ic.mu.RUnlock()
+	if ok {
+		return b
+	}
+	b = appendIdentity(nil, id)
+	ic.mu.Lock()
+	if ic.byCaller == nil || len(ic.byCaller) >= maxCachedIdentities {
+		ic.byCaller = make(map[*auth.Caller][]byte)
+	}
+	ic.byCaller[c] = b
+	ic.mu.Unlock()
+	return b
 }

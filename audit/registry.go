@@ -49,11 +49,11 @@ func (w *Writer) Registry(cfg RegistryConfig, next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, noteKey{}, n)
 		sw := &statusWriter{ResponseWriter: rw}
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		w.Record(registryEvent(cfg, r, rc, n, sw))
+		w.Record(registryEvent(cfg, r, rc, n, sw, &w.identities))
 	})
 }
 
-func registryEvent(cfg RegistryConfig, r *http.Request, rc awsproto.RequestContext, n *note, sw *statusWriter) *Event {
+func registryEvent(cfg RegistryConfig, r *http.Request, rc awsproto.RequestContext, n *note, sw *statusWriter, ids *identityCache) *Event {
 	call, ok := RegistryCall{}, false
 	if cfg.Describe != nil {
 		call, ok = cfg.Describe(r)
@@ -81,6 +81,7 @@ func registryEvent(cfg RegistryConfig, r *http.Request, rc awsproto.RequestConte
 	if e.EventTime.IsZero() {
 		e.EventTime = time.Now()
 	}
+	e.identityJSON = ids.encoded(caller, &e.UserIdentity)
 	if r.TLS != nil {
 		e.TLSDetails = &TLSDetails{ClientProvidedHostHeader: r.Host}
 	}

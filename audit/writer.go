@@ -56,6 +56,8 @@ type Writer struct {
 	mu     sync.RWMutex // guards closed against Record racing Close
 	closed bool
 
+	identities identityCache // registry callers' userIdentity, encoded once per caller
+
 	// owned by the writing goroutine
 	f       *os.File
 	buf     *bufio.Writer
