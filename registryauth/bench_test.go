@@ -32,7 +32,9 @@ const benchClients = 32
 // as docker and go run ./bench do.
 //
 // It reports each server's requests/s and the ratios authz/off, full/off and full/audit
-// (issue #5's target, ≥ 0.9: coffer serve against coffer serve --insecure-no-auth).
+// (issue #5's target, ≥ 0.9: coffer serve against coffer serve --insecure-no-auth), and the
+// process CPU per request that authorization adds (full against audit), with the ratio of
+// CPU per request audit/full: what full/audit would be if CPU alone decided.
 func BenchmarkManifestGetAuthorized(b *testing.B) {
 	w := newWorld(b, false)
 	A := w.acctA
@@ -72,7 +74,9 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 		token string
 		reqs  int64
 		dur   time.Duration
-	}{{"off", off.URL, "", 0, 0}, {"authz", authzOnly.URL, basic, 0, 0}, {"audit", audited.URL, "", 0, 0}, {"full", full.URL, basic, 0, 0}}
+		cpu   int64 // process CPU (ns) while the server was measured: server, clients and audit writer
+	}{{"off", off.URL, "", 0, 0, 0}, {"authz", authzOnly.URL, basic, 0, 0, 0}, {"audit", audited.URL, "", 0, 0, 0},
+		{"full", full.URL, basic, 0, 0, 0}}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns, transport.MaxIdleConnsPerHost = 256, 256
 	client := &http.Client{Transport: transport}
@@ -85,7 +89,7 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 			s := &servers[(round+k)%len(servers)] // each server takes each place in turn
 			var next atomic.Int64
 			var wg sync.WaitGroup
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			for range benchClients {
 				wg.Add(1)
 				go func() {
@@ -112,6 +116,7 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 			}
 			wg.Wait()
 			s.dur += time.Since(start)
+			s.cpu += processCPU() - cpu
 			s.reqs += int64(perRound)
 		}
 	}
@@ -124,6 +129,16 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 	b.ReportMetric(rate["authz"]/rate["off"], "authz/off")
 	b.ReportMetric(rate["full"]/rate["off"], "full/off")
 	b.ReportMetric(rate["full"]/rate["audit"], "full/audit")
+	// CPU per request varies less than requests/s on a shared machine: the cost of
+	// authorization in microseconds of CPU (clients included, the same for every server).
+	cpu := map[string]float64{}
+	for _, s := range servers {
+		cpu[s.name] = float64(s.cpu) / float64(s.reqs) / 1e3
+	}
+	if cpu["full"] > 0 {
+		b.ReportMetric(cpu["full"]-cpu["audit"], "full-audit-cpu-us/req")
+		b.ReportMetric(cpu["audit"]/cpu["full"], "cpu-audit/full")
+	}
 	b.ReportMetric(0, "ns/op") // the figures above are the result; time per b.N means nothing here
 }
 
