@@ -125,7 +125,7 @@ func (a *PolicyAuthorizer) Decide(ctx context.Context, c Check) (Result, error) 
 	// A decision that no per-request fact can change is made once per principal, Check
 	// and generation of the IAM store (decisions.go).
 	var key decisionKey
-	cacheable := engine == e.engine && keysCannotFail(c.Keys)
+	cacheable := e.shared && engine == e.engine && keysCannotFail(c.Keys)
 	if cacheable {
 		key = decisionKey{action: c.Action, resource: c.Resource, resourceAccount: c.ResourceAccount,
 			resourcePolicy: c.ResourcePolicy, registryPolicy: c.RegistryPolicy}
@@ -204,6 +204,7 @@ func (a *PolicyAuthorizer) entryFor(ctx context.Context, p *iam.Principal, engin
 		return nil, nil, err
 	}
 	if gc.size.Add(1) <= maxCachedPrincipals {
+		e.shared = true
 		if v, loaded := gc.principals.LoadOrStore(p, e); loaded {
 			return v.(*principalEntry), gc, nil
 		}

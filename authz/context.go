@@ -21,8 +21,10 @@ type principalEntry struct {
 	mfa    bool             // MFA was used to get the credentials, at unix second mfaAt
 	mfaAt  int64
 	layers sync.Pool // *requestContext on static, reused by the principal's requests
-	// decisions holds the principal's decisions that no request fact can change.
+	// decisions holds the principal's decisions that no request fact can change; only an
+	// entry kept in its generation's cache (shared) keeps decisions.
 	decisions decisionCache
+	shared    bool
 }
 
 // requestContext is a request's context, a layer on the principal's keys, with the
