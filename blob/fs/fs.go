@@ -91,7 +91,35 @@ func New(dir string) (*Store, error) {
 	if err := s.convertOldUploads(); err != nil {
 		return nil, err
 	}
+	s.removeOrphanStates()
 	return s, nil
+}
+
+// removeOrphanStates removes hash state files whose upload is gone (only a power loss leaves
+// them: see removeState). A live upload's data file exists before its state is written and
+// is removed before it, so a state without data is never a live upload's.
+func (s *Store) removeOrphanStates() {
+	base := filepath.Join(s.root, uploadsDir)
+	shards, _ := os.ReadDir(base)
+	for _, shard := range shards {
+		if !shard.IsDir() || len(shard.Name()) != 2 {
+			continue
+		}
+		dir := filepath.Join(base, shard.Name())
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			id, ok := strings.CutSuffix(e.Name(), stateSuffix)
+			if !ok {
+				continue
+			}
+			if _, err := parseID(id); err != nil {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(dir, id)); errors.Is(err, fs.ErrNotExist) {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }
 
 // convertOldUploads moves uploads of the earlier layout (uploads/<uuid>/data and
@@ -517,9 +545,30 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 	if u.done {
 		return 0, blob.ErrUploadUnknown
 	}
+	// A body that fits one buffer (every small blob) is written and hashed right here: a
+	// second goroutine would cost more than it overlaps.
+	first := bufferPool.Get().(*[]byte)
+	n, rerr := fill(r, *first)
+	if rerr != nil {
+		defer bufferPool.Put(first)
+		w, werr := u.Write((*first)[:n])
+		if werr != nil {
+			return int64(w), werr
+		}
+		if rerr != io.EOF {
+			return int64(w), rerr
+		}
+		return int64(w), u.saveState()
+	}
+	return u.readFromPipelined(r, first)
+}
+
+// readFromPipelined is ReadFrom for a body bigger than one buffer, of which first holds the
+// first buffer full.
+func (u *upload) readFromPipelined(r io.Reader, first *[]byte) (int64, error) {
 	const inFlight = 4
 	free := make(chan *[]byte, inFlight)
-	for range inFlight {
+	for range inFlight - 1 {
 		free <- bufferPool.Get().(*[]byte)
 	}
 	type chunk struct {
@@ -537,9 +586,8 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 	}()
 	var total int64
 	var err error
+	bp, n, rerr := first, len(*first), error(nil)
 	for {
-		bp := <-free
-		n, rerr := fill(r, *bp)
 		w, werr := 0, error(nil)
 		if n > 0 {
 			w, werr = u.f.Write((*bp)[:n])
@@ -565,6 +613,8 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 			}
 			break
 		}
+		bp = <-free
+		n, rerr = fill(r, *bp)
 	}
 	close(toHash)
 	<-hashed
@@ -683,7 +733,9 @@ func (u *upload) publish(d digest.Digest, target string) error {
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("blob/fs: %w", err)
 	}
-	u.discard()
+	u.done = true
+	u.f.Close()
+	u.removeState()
 	return nil
 }
 
@@ -699,8 +751,17 @@ func (u *upload) Cancel(ctx context.Context) error {
 func (u *upload) discard() {
 	u.done = true
 	u.f.Close()
-	os.Remove(u.path) // gone already after a publication
-	os.Remove(u.path + stateSuffix)
+	os.Remove(u.path)
+	u.removeState()
+}
+
+// removeState removes the hash state file when there may be one: ReadFrom saves it only
+// for uploads of stateMinSize bytes or more, and sizes only grow. (A state left behind by a
+// power loss that shortened the data is removed when the store is opened next.)
+func (u *upload) removeState() {
+	if u.saved != 0 || u.size >= stateMinSize {
+		os.Remove(u.path + stateSuffix)
+	}
 }
 
 // Close saves the hash state and keeps the upload for ResumeUpload.

@@ -615,3 +615,94 @@ func TestSmallUploadKeepsNoHashState(t *testing.T) {
 		t.Fatalf("Commit: %v", err)
 	}
 }
+
+// ReadFrom writes a body that fits one buffer synchronously and streams a bigger one through
+// the hashing pipeline: both give the same content and digest at every size around the
+// boundary, also when appended to bytes already there.
+func TestReadFromSizesAroundOneBuffer(t *testing.T) {
+	for _, size := range []int{0, 1, bufferSize - 1, bufferSize, bufferSize + 1, 3*bufferSize + 7} {
+		for _, prefix := range []int{0, 100} {
+			s, dir := newStore(t)
+			p := randomBytes(t, prefix+size)
+			d := digest.FromBytes(p)
+			u, err := s.StartUpload(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := u.Write(p[:prefix]); err != nil {
+				t.Fatal(err)
+			}
+			n, err := u.ReadFrom(bytes.NewReader(p[prefix:]))
+			if err != nil || n != int64(size) || u.Size() != int64(prefix+size) {
+				t.Fatalf("size %d+%d: ReadFrom = %d, %v; Size %d", prefix, size, n, err, u.Size())
+			}
+			if _, err := u.Commit(ctx, d); err != nil {
+				t.Fatalf("size %d+%d: Commit: %v", prefix, size, err)
+			}
+			if got := readAll(t, s, d); !bytes.Equal(got, p) {
+				t.Fatalf("size %d+%d: content differs", prefix, size)
+			}
+			if left := uploadFiles(t, dir); len(left) != 0 {
+				t.Fatalf("size %d+%d: left behind: %v", prefix, size, left)
+			}
+		}
+	}
+}
+
+// A body that fails (the client went away) keeps what arrived and reports the error, on
+// both paths.
+func TestReadFromKeepsBytesBeforeAnError(t *testing.T) {
+	broken := errors.New("connection reset")
+	for _, size := range []int{1000, 2*bufferSize + 5} {
+		s, _ := newStore(t)
+		p := randomBytes(t, size)
+		u, _ := s.StartUpload(ctx)
+		n, err := u.ReadFrom(io.MultiReader(bytes.NewReader(p), iotestErrReader{broken}))
+		if !errors.Is(err, broken) || n != int64(size) || u.Size() != int64(size) {
+			t.Fatalf("size %d: ReadFrom = %d, %v; Size %d", size, n, err, u.Size())
+		}
+		if err := u.Close(); err != nil {
+			t.Fatal(err)
+		}
+		u2, err := s.ResumeUpload(ctx, u.ID())
+		if err != nil || u2.Size() != int64(size) {
+			t.Fatalf("size %d: resumed with %v, %v", size, u2, err)
+		}
+		if _, err := u2.Commit(ctx, digest.FromBytes(p)); err != nil {
+			t.Fatalf("size %d: Commit of what arrived: %v", size, err)
+		}
+	}
+}
+
+type iotestErrReader struct{ err error }
+
+func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
+
+// A hash state whose upload is gone (a power loss can leave one) is removed when the store
+// opens; a live upload's state stays.
+func TestOrphanHashStateRemovedAtOpen(t *testing.T) {
+	s, dir := newStore(t)
+	u, _ := s.StartUpload(ctx)
+	if _, err := u.ReadFrom(bytes.NewReader(randomBytes(t, stateMinSize+10))); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+	live := uploadFile(dir, u.ID()) + stateSuffix
+	orphanID := "0b5e3c2a-1111-4222-8333-444455556666"
+	orphan := uploadFile(dir, orphanID) + stateSuffix
+	os.MkdirAll(filepath.Dir(orphan), 0o750)
+	if err := os.WriteFile(orphan, []byte("stale state"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphan state kept: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("live upload's state removed: %v", err)
+	}
+}
