@@ -30,7 +30,8 @@ type RegistryConfig struct {
 	// carry one already; the same context then serves authorization (aws:SourceIp).
 	Client awsproto.ClientInfo
 	// Describe routes a request without serving it; ok false for paths that are no
-	// registry operation (the event then names the method and path).
+	// registry operation (the event then names the method and path). It is asked only for
+	// requests whose call the registry did not note while serving them (NoteCall).
 	Describe func(r *http.Request) (RegistryCall, bool)
 }
 
@@ -54,11 +55,10 @@ func (w *Writer) Registry(cfg RegistryConfig, next http.Handler) http.Handler {
 }
 
 func registryEvent(cfg RegistryConfig, r *http.Request, rc awsproto.RequestContext, n *note, sw *statusWriter, ids *identityCache) *Event {
-	call, ok := RegistryCall{}, false
-	if cfg.Describe != nil {
+	caller, denied, deniedAction, call, ok := n.get()
+	if !ok && cfg.Describe != nil {
 		call, ok = cfg.Describe(r)
 	}
-	caller, denied, deniedAction := n.get()
 	id, method := identityOf(caller)
 	status := sw.status
 	if status == 0 {
@@ -154,12 +154,24 @@ type note struct {
 	caller       *auth.Caller
 	denied       string
 	deniedAction string
+	call         RegistryCall
+	routed       bool // call is set
 }
 
-func (n *note) get() (*auth.Caller, string, string) {
+func (n *note) get() (*auth.Caller, string, string, RegistryCall, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.caller, n.denied, n.deniedAction
+	return n.caller, n.denied, n.deniedAction, n.call, n.routed
+}
+
+// NoteCall tells the registry's audit middleware what the request is, as the registry
+// routed it (the middleware then does not ask RegistryConfig.Describe).
+func NoteCall(ctx context.Context, c RegistryCall) {
+	if n, ok := ctx.Value(noteKey{}).(*note); ok {
+		n.mu.Lock()
+		n.call, n.routed = c, true
+		n.mu.Unlock()
+	}
 }
 
 // NoteCaller tells the registry's audit middleware who the request's caller is.

@@ -138,10 +138,15 @@ func (h *Handler) Describe(r *http.Request) (Operation, bool) {
 	if err != nil {
 		return Operation{}, false
 	}
+	return operationOf(r, rt), true
+}
+
+// operationOf is what rt, the route of r, is.
+func operationOf(r *http.Request, rt route) Operation {
 	ref := rt.reference()
 	if ref == "" {
 		ref = rt.upload
 	}
 	return Operation{Name: rt.op.String(), Action: ecrActions[rt.op], Account: rt.account, Repository: rt.name,
-		Reference: ref, ReadOnly: r.Method == http.MethodGet || r.Method == http.MethodHead}, true
+		Reference: ref, ReadOnly: r.Method == http.MethodGet || r.Method == http.MethodHead}
 }

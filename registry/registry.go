@@ -39,6 +39,10 @@ type Config struct {
 	Authorize func(r *http.Request, a Access) error
 	// Realm is the realm of the Basic challenge; default "https://HOST/" of the request.
 	Realm string
+	// Routed, when set, is told what every request that routes to a registry operation is,
+	// once routing has decided it, before authentication (the audit trail's event names it
+	// without routing the request again).
+	Routed func(r *http.Request, op Operation)
 
 	MaxManifestSize int64 // default DefaultMaxManifestSize
 }
@@ -52,6 +56,7 @@ type Handler struct {
 	log          *slog.Logger
 	authenticate func(r *http.Request) (*http.Request, error)
 	authorize    func(r *http.Request, a Access) error
+	routed       func(r *http.Request, op Operation)
 	realm        string
 	maxManifest  int64
 	uploads      keyedMutex
@@ -71,6 +76,7 @@ func New(cfg Config) *Handler {
 		log:          cfg.Logger,
 		authenticate: cfg.Authenticate,
 		authorize:    cfg.Authorize,
+		routed:       cfg.Routed,
 		realm:        cfg.Realm,
 		maxManifest:  cfg.MaxManifestSize,
 		now:          time.Now,
@@ -94,6 +100,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rerr != nil {
 		h.fail(w, r, rerr)
 		return
+	}
+	if h.routed != nil {
+		h.routed(r, operationOf(r, rt))
 	}
 	if h.authenticate != nil {
 		next, err := h.authenticate(r)

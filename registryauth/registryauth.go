@@ -66,10 +66,12 @@ func New(cfg Config) *Hooks {
 	return &Hooks{tokens: cfg.Tokens, authz: cfg.Authorizer, client: cfg.Client, log: cfg.Logger}
 }
 
-// Config returns cfg with the registry's Authenticate and Authorize set to h.
+// Config returns cfg with the registry's Authenticate and Authorize set to h, and Routed
+// to NoteOperation.
 func (h *Hooks) Config(cfg registry.Config) registry.Config {
 	cfg.Authenticate = h.Authenticate
 	cfg.Authorize = h.Authorize
+	cfg.Routed = NoteOperation
 	return cfg
 }
 
@@ -163,14 +165,25 @@ func (h *Hooks) Authorize(r *http.Request, a registry.Access) error {
 	return registry.Denied(denied.Message)
 }
 
-// Describe adapts the registry's routing to the audit middleware (audit.RegistryConfig).
+// Describe adapts the registry's routing to the audit middleware (audit.RegistryConfig),
+// for requests the registry did not note (NoteOperation).
 func Describe(h *registry.Handler) func(*http.Request) (audit.RegistryCall, bool) {
 	return func(r *http.Request) (audit.RegistryCall, bool) {
 		op, ok := h.Describe(r)
 		if !ok {
 			return audit.RegistryCall{}, false
 		}
-		return audit.RegistryCall{Action: op.Action, Operation: op.Name, Account: op.Account,
-			Repository: op.Repository, Reference: op.Reference, ReadOnly: op.ReadOnly}, true
+		return registryCall(op), true
 	}
+}
+
+// NoteOperation is registry.Config.Routed: it hands the operation the registry routed to
+// the audit middleware, which then does not route the request a second time.
+func NoteOperation(r *http.Request, op registry.Operation) {
+	audit.NoteCall(r.Context(), registryCall(op))
+}
+
+func registryCall(op registry.Operation) audit.RegistryCall {
+	return audit.RegistryCall{Action: op.Action, Operation: op.Name, Account: op.Account,
+		Repository: op.Repository, Reference: op.Reference, ReadOnly: op.ReadOnly}
 }

@@ -33,6 +33,7 @@ func compose(cfg Config, data *Data, api *awsAPI, trail *audit.Writer) (http.Han
 		Region:       cfg.Region,
 		CreateOnPush: cfg.CreateOnPush,
 		Logger:       cfg.Logger,
+		Routed:       registryauth.NoteOperation, // the audit event's operation, routed once
 	}
 	if !cfg.InsecureNoAuth {
 		regCfg = registryauth.New(registryauth.Config{Tokens: api.Tokens, Authorizer: api.Authorizer,
