@@ -57,6 +57,7 @@ type Store struct {
 	now         func() time.Time
 	stmts       readStatements
 	wstmts      writeStatements
+	group       groupCommit
 	pulls       *pullBatcher
 }
 
@@ -207,22 +208,6 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return int(v.Int64), err
 }
 
-// write runs fn in one write transaction.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
-}
-
 // readStatements are the prepared statements of the hot read paths.
 type readStatements struct {
 	resolveTag, getManifest, statBlob, getRepository, getUpload *sql.Stmt
@@ -258,6 +243,7 @@ func (p *readStatements) prepare(db *sql.DB) error {
 // transaction through tx.StmtContext.
 type writeStatements struct {
 	repositoryExists, insertBlob, linkBlob, queue, insertUpload, deleteUpload *sql.Stmt
+	savepoint, rollbackTo, release                                            *sql.Stmt
 }
 
 func (p *writeStatements) prepare(db *sql.DB) error {
@@ -281,6 +267,9 @@ func (p *writeStatements) prepare(db *sql.DB) error {
 		WHERE gc_review_queue.review_after < excluded.review_after`)
 	p.insertUpload = prep(`INSERT INTO uploads (id, repository_id, started_at) VALUES ($1, $2, $3)`)
 	p.deleteUpload = prep(`DELETE FROM uploads WHERE id = $1`)
+	p.savepoint = prep(sqlSavepoint)
+	p.rollbackTo = prep(sqlRollbackTo)
+	p.release = prep(sqlRelease)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
@@ -288,7 +277,8 @@ func (p *writeStatements) prepare(db *sql.DB) error {
 }
 
 func (p *writeStatements) close() {
-	for _, st := range []*sql.Stmt{p.repositoryExists, p.insertBlob, p.linkBlob, p.queue, p.insertUpload, p.deleteUpload} {
+	for _, st := range []*sql.Stmt{p.repositoryExists, p.insertBlob, p.linkBlob, p.queue, p.insertUpload, p.deleteUpload,
+		p.savepoint, p.rollbackTo, p.release} {
 		if st != nil {
 			st.Close()
 		}
