@@ -79,6 +79,7 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 		return nil, err
 	}
 
+	defer removeRetired()
 	targets, err := makeTargets(ctx, &cfg, work, out)
 	if err != nil {
 		return nil, err
