@@ -110,11 +110,22 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 		}
 		rep.Host.DiskWrite = mbs
 	}
+	if slices.Contains(cfg.Scenarios, "small-push") {
+		fps, err := smallFileSpeed(work, int(cfg.SmallSize), cfg.SmallCount, cfg.SmallConcurrency)
+		if err != nil {
+			return nil, err
+		}
+		rep.Host.SmallFiles = fps
+	}
 	fmt.Fprintf(out, "registries: %s; scenarios: %s; %d round(s); load average %s\n",
 		strings.Join(names, ", "), strings.Join(cfg.Scenarios, ", "), cfg.Rounds, rep.Host.LoadBefore)
 	fmt.Fprintf(out, "one core hashes SHA-256 at %.0f MB/s", rep.Host.SHA256)
 	if rep.Host.DiskWrite > 0 {
 		fmt.Fprintf(out, "; %s takes a %s file (fsync included) at %.0f MB/s", work, formatSize(cfg.BigSize), rep.Host.DiskWrite)
+	}
+	if rep.Host.SmallFiles > 0 {
+		fmt.Fprintf(out, "; a plain program publishes %d files of %s there (write, fsync, rename, fsync of the directory; %d writers) at %.0f files/s",
+			cfg.SmallCount, formatSize(cfg.SmallSize), cfg.SmallConcurrency, rep.Host.SmallFiles)
 	}
 	fmt.Fprintln(out)
 

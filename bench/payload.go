@@ -8,6 +8,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -177,4 +180,75 @@ func writeSpeed(dir string, p pattern, size int64) (float64, error) {
 		return 0, err
 	}
 	return mbPerSec(size, time.Since(start)), nil
+}
+
+// smallFileSpeed is how many files of size a plain program publishes per second in dir with
+// concurrency writers, the way a registry that keeps its promise publishes small blobs:
+// create, write, fsync, rename into a directory, fsync the directory. No registry that fsyncs
+// stores small blobs faster on this filesystem. The files are left for the end of the run
+// (see retire).
+func smallFileSpeed(dir string, size, count, concurrency int) (float64, error) {
+	base, err := os.MkdirTemp(dir, "small-files-")
+	if err != nil {
+		return 0, err
+	}
+	defer retire(base)
+	in, out := filepath.Join(base, "in"), filepath.Join(base, "out")
+	for _, d := range []string{in, out} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return 0, err
+		}
+	}
+	data := make([]byte, size)
+	var next atomic.Int64
+	errs := make(chan error, concurrency)
+	start := time.Now()
+	for range concurrency {
+		go func() {
+			errs <- func() error {
+				for {
+					i := next.Add(1)
+					if i > int64(count) {
+						return nil
+					}
+					name := strconv.FormatInt(i, 10)
+					f, err := os.OpenFile(filepath.Join(in, name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+					if err != nil {
+						return err
+					}
+					_, err = f.Write(data)
+					if err == nil {
+						err = f.Sync()
+					}
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+					if err == nil {
+						err = os.Rename(filepath.Join(in, name), filepath.Join(out, name))
+					}
+					if err == nil {
+						err = syncDir(out)
+					}
+					if err != nil {
+						return err
+					}
+				}
+			}()
+		}()
+	}
+	for range concurrency {
+		if err := <-errs; err != nil {
+			return 0, err
+		}
+	}
+	return float64(count) / time.Since(start).Seconds(), nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

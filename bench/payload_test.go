@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"path/filepath"
 	"testing"
 )
 
@@ -74,5 +75,21 @@ func TestSmallBlobsDistinctWithRightDigests(t *testing.T) {
 	}
 	if _, err := newSmallBlobs(0, 100, 1); err == nil {
 		t.Error("0 blobs accepted")
+	}
+}
+
+func TestSmallFileSpeedPublishesEveryFile(t *testing.T) {
+	dir := t.TempDir()
+	fps, err := smallFileSpeed(dir, 1000, 50, 4)
+	if err != nil || fps <= 0 {
+		t.Fatalf("smallFileSpeed = %v, %v", fps, err)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "small-files-*", "out", "*"))
+	if len(matches) != 50 {
+		t.Fatalf("%d files published, want 50", len(matches))
+	}
+	removeRetired()
+	if left, _ := filepath.Glob(filepath.Join(dir, "small-files-*")); len(left) != 0 {
+		t.Fatalf("left after removeRetired: %v", left)
 	}
 }

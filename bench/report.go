@@ -70,7 +70,11 @@ type hostInfo struct {
 	// file in the work directory, fsync included: no registry can store a blob faster.
 	SHA256    float64 `json:"sha256_mb_s"`
 	DiskWrite float64 `json:"workdir_write_mb_s,omitempty"`
-	WorkDir   string  `json:"workdir"`
+	// SmallFiles is how many small-push-sized files a plain program publishes per second in
+	// the work directory the way a registry that fsyncs must (write, fsync, rename, fsync of
+	// the directory), with the small-push concurrency: the ceiling of such a registry there.
+	SmallFiles float64 `json:"workdir_small_files_s,omitempty"`
+	WorkDir    string  `json:"workdir"`
 }
 
 // registryInfo says how one registry was run, so a reader can repeat it.
@@ -245,6 +249,9 @@ func printSummary(w io.Writer, rep *report, targets []string) {
 		rep.Host.LoadBefore, rep.Host.LoadAfter, rep.Host.CPUs, rep.Host.SHA256)
 	if rep.Host.DiskWrite > 0 {
 		fmt.Fprintf(w, "; the work directory takes a big file at %.0f MB/s", rep.Host.DiskWrite)
+	}
+	if rep.Host.SmallFiles > 0 {
+		fmt.Fprintf(w, "; publishes small files with fsync at %.0f files/s", rep.Host.SmallFiles)
 	}
 	if busy(rep.Host.LoadBefore, rep.Host.CPUs) {
 		fmt.Fprintf(w, "\nWARNING: the machine was busy with other work before the start; these figures are noise")
