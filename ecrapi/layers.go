@@ -15,8 +15,9 @@ import (
 	"github.com/coffer-registry/coffer/store"
 )
 
-// orphanReviewDelay: a committed layer is queued for a garbage-collection review this long
-// after, in case its repository link never comes (the registry's uploads do the same).
+// orphanReviewDelay: a committed layer whose repository link failed is queued for a
+// garbage-collection review this long after (the registry's uploads do the same; bytes left
+// unlinked by a crash are found by the collector's sweep).
 const orphanReviewDelay = time.Hour
 
 // layerPartSize is the part size InitiateLayerUpload announces.
@@ -219,10 +220,6 @@ func (s *service) completeLayerUpload(ctx context.Context, in *ecr.CompleteLayer
 			d, t.repo.Name, t.account)
 	}
 	cctx := context.WithoutCancel(ctx)
-	if err := s.Store.QueueBlobForReview(cctx, d, orphanReviewDelay); err != nil {
-		up.Close()
-		return nil, err
-	}
 	size, err := up.Commit(cctx, d)
 	if errors.Is(err, blob.ErrDigestMismatch) || errors.Is(err, blob.ErrUnsupported) {
 		_ = s.Store.DeleteUpload(cctx, id)
@@ -231,10 +228,8 @@ func (s *service) completeLayerUpload(ctx context.Context, in *ecr.CompleteLayer
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.LinkBlob(cctx, t.repo.ID, d, size); err != nil {
-		return nil, err
-	}
-	if err := s.Store.DeleteUpload(cctx, id); err != nil && !errors.Is(err, store.ErrUploadNotFound) {
+	if err := s.Store.LinkUploadedBlob(cctx, t.repo.ID, d, size, id); err != nil {
+		_ = s.Store.QueueBlobForReview(cctx, d, orphanReviewDelay)
 		return nil, err
 	}
 	return &ecr.CompleteLayerUploadOutput{RegistryId: aws.String(t.account), RepositoryName: aws.String(t.repo.Name),
