@@ -64,6 +64,10 @@ const (
 	// writebackStep: ReadFrom starts writeback of the data every this many bytes (a small
 	// upload leaves it all to the fsync at publication: one system call fewer).
 	writebackStep = 8 << 20
+
+	// sequentialMinSize: Open advises sequential reading for blobs of at least this size
+	// (bigger readahead; a small blob is read in one go anyway).
+	sequentialMinSize = 4 << 20
 )
 
 var bufferPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
@@ -270,7 +274,7 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Content, error)
 	if err != nil {
 		return nil, notFoundFor(err)
 	}
-	f, err := os.Open(p)
+	f, err := openFile(p, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -278,6 +282,9 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (blob.Content, error)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	if fi.Size() >= sequentialMinSize {
+		adviseSequential(f)
 	}
 	return content{File: f, size: fi.Size()}, nil
 }
@@ -443,12 +450,12 @@ func parseID(id string) (string, error) {
 func (s *Store) StartUpload(ctx context.Context) (blob.Upload, error) {
 	id := uuid.NewString()
 	path := s.uploadPath(id)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if errors.Is(err, fs.ErrNotExist) { // the shard's first upload
 		if err := os.Mkdir(filepath.Dir(path), 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("blob/fs: %w", err)
 		}
-		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
+		f, err = openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blob/fs: %w", err)
@@ -463,7 +470,7 @@ func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Upload, error
 		return nil, err
 	}
 	path := s.uploadPath(id)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openFile(path, os.O_RDWR, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, blob.ErrUploadUnknown
@@ -778,7 +785,7 @@ func (u *upload) Close() error {
 }
 
 func syncDir(dir string) error {
-	f, err := os.Open(dir)
+	f, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
