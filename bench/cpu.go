@@ -87,7 +87,7 @@ func startPerf(dir, name string, pid int) (*profiler, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, name+".perf.data")
-	cmd := exec.Command("perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", path, "--quiet")
+	cmd := exec.Command("perf", "record", "-F", "1999", "-g", "-p", strconv.Itoa(pid), "-o", path, "--quiet")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("perf record: %w (is perf installed?)", err)

@@ -124,7 +124,7 @@ func bench(ctx context.Context, cfg config, args []string, out io.Writer) (*repo
 		fmt.Fprintf(out, "; %s takes a %s file (fsync included) at %.0f MB/s", work, formatSize(cfg.BigSize), rep.Host.DiskWrite)
 	}
 	if rep.Host.SmallFiles > 0 {
-		fmt.Fprintf(out, "; a plain program publishes %d files of %s there (write, fsync, rename, fsync of the directory; %d writers) at %.0f files/s",
+		fmt.Fprintf(out, "; a plain program publishes %d files of %s there (write, fsync, rename into one of 256 directories, fsync of it; %d writers) at %.0f files/s",
 			cfg.SmallCount, formatSize(cfg.SmallSize), cfg.SmallConcurrency, rep.Host.SmallFiles)
 	}
 	fmt.Fprintln(out)

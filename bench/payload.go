@@ -183,10 +183,11 @@ func writeSpeed(dir string, p pattern, size int64) (float64, error) {
 }
 
 // smallFileSpeed is how many files of size a plain program publishes per second in dir with
-// concurrency writers, the way a registry that keeps its promise publishes small blobs:
-// create, write, fsync, rename into a directory, fsync the directory. No registry that fsyncs
-// stores small blobs faster on this filesystem. The files are left for the end of the run
-// (see retire).
+// concurrency writers, the way a content-addressed registry that keeps its promise publishes
+// small blobs: create, write, fsync, rename into one of 256 directories (as blobs are spread
+// by their digests' first two hex digits), fsync that directory. No registry that fsyncs and
+// spreads its blobs so stores small blobs faster on this filesystem. The files are left for
+// the end of the run (see retire).
 func smallFileSpeed(dir string, size, count, concurrency int) (float64, error) {
 	base, err := os.MkdirTemp(dir, "small-files-")
 	if err != nil {
@@ -194,8 +195,11 @@ func smallFileSpeed(dir string, size, count, concurrency int) (float64, error) {
 	}
 	defer retire(base)
 	in, out := filepath.Join(base, "in"), filepath.Join(base, "out")
-	for _, d := range []string{in, out} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+	if err := os.Mkdir(in, 0o755); err != nil {
+		return 0, err
+	}
+	for i := range 256 {
+		if err := os.MkdirAll(filepath.Join(out, fmt.Sprintf("%02x", i)), 0o755); err != nil {
 			return 0, err
 		}
 	}
@@ -223,11 +227,12 @@ func smallFileSpeed(dir string, size, count, concurrency int) (float64, error) {
 					if cerr := f.Close(); err == nil {
 						err = cerr
 					}
+					shard := filepath.Join(out, fmt.Sprintf("%02x", (i*7919)%256))
 					if err == nil {
-						err = os.Rename(filepath.Join(in, name), filepath.Join(out, name))
+						err = os.Rename(filepath.Join(in, name), filepath.Join(shard, name))
 					}
 					if err == nil {
-						err = syncDir(out)
+						err = syncDir(shard)
 					}
 					if err != nil {
 						return err

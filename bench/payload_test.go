@@ -84,7 +84,7 @@ func TestSmallFileSpeedPublishesEveryFile(t *testing.T) {
 	if err != nil || fps <= 0 {
 		t.Fatalf("smallFileSpeed = %v, %v", fps, err)
 	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "small-files-*", "out", "*"))
+	matches, _ := filepath.Glob(filepath.Join(dir, "small-files-*", "out", "*", "*"))
 	if len(matches) != 50 {
 		t.Fatalf("%d files published, want 50", len(matches))
 	}
