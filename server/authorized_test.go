@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -92,5 +93,56 @@ func TestRegistryRequiresTokens(t *testing.T) {
 	}
 	if api < 2 || denied < 4 || allowed < 5 {
 		t.Errorf("trail: %d API events, %d denied and %d allowed registry events", api, denied, allowed)
+	}
+}
+
+// Behind a trusted proxy the client's address comes from X-Forwarded-For, on the registry and
+// the AWS APIs alike (the audit trail shows the aws:SourceIp that policies saw); a peer that
+// is not a trusted proxy cannot choose its address with that header.
+func TestTrustedProxiesGiveTheSourceIP(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		proxies []netip.Prefix
+		want    string
+	}{
+		{"trusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "203.0.113.7"},
+		{"untrusted", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := startAuthorized(t, Config{DataDir: dir, Listen: "127.0.0.1:0", TrustedProxies: tc.proxies})
+			base := "http://" + s.Addr().String()
+			req, _ := http.NewRequest(http.MethodGet, base+"/v2/111122223333/team/app/tags/list", nil)
+			req.Header.Set("X-Forwarded-For", "198.51.100.1, 203.0.113.7")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			// An AWS API call through the same listener (unsigned: refused, and audited).
+			req, _ = http.NewRequest(http.MethodPost, base+"/", strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", "203.0.113.7")
+			if resp, err = http.DefaultClient.Do(req); err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+
+			s.stopped(t)
+			var seen []string
+			err = audit.Read(Layout(dir).Audit(), audit.Filter{}, func(e *audit.Event) error {
+				seen = append(seen, e.EventSource+" "+e.SourceIPAddress)
+				if e.SourceIPAddress != tc.want {
+					t.Errorf("%s %s: sourceIPAddress %q, want %q", e.EventSource, e.EventName, e.SourceIPAddress, tc.want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(seen) < 2 {
+				t.Fatalf("events: %v, want the registry request and the API call", seen)
+			}
+		})
 	}
 }

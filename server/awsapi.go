@@ -123,6 +123,7 @@ func signingRegions(region string) []string {
 func (a *awsAPI) Handler(cfg Config, next http.Handler) http.Handler {
 	e := awsproto.NewEndpoint(awsproto.EndpointConfig{
 		Authenticate: a.Authenticator.Authenticate,
+		Client:       awsproto.ClientInfo{Proxies: cfg.TrustedProxies},
 		NotFound:     next,
 		Observe:      a.hooks.Observe,
 		Logger:       cfg.Logger,

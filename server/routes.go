@@ -26,7 +26,7 @@ import (
 // allowed or denied, becomes one event of the audit trail. Requests addressed to ECR's own
 // host form (ACCOUNT.dkr.ecr.REGION.amazonaws.com) are rewritten to HOST/ACCOUNT/NAME first.
 func compose(cfg Config, data *Data, api *awsAPI, trail *audit.Writer) (http.Handler, []Worker, error) {
-	var client awsproto.ClientInfo // no trusted proxies: aws:SourceIp is the peer
+	client := awsproto.ClientInfo{Proxies: cfg.TrustedProxies}
 	regCfg := registry.Config{
 		Blobs:        data.Blobs,
 		Store:        data.Meta,

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -33,6 +34,12 @@ type Config struct {
 	// https://ACCOUNT.dkr.ecr.REGION.amazonaws.com), for docker-credential-ecr-login and
 	// ECR-style image references; those names must resolve to this server.
 	ECRHostNames bool
+
+	// TrustedProxies are the reverse proxies (load balancers) in front of Coffer whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed: from them, aws:SourceIp is
+	// the client they forwarded and aws:SecureTransport is whether the client used HTTPS.
+	// From anyone else those headers are ignored. Empty: aws:SourceIp is the peer.
+	TrustedProxies []netip.Prefix
 
 	// InsecureNoAuth serves the registry (/v2/) without authentication or authorization, as
 	// before issue 5: whoever reaches the port reads and writes every repository, so Open

@@ -28,6 +28,7 @@ type Options struct {
 	TLSKey          string        `yaml:"tls-key"`
 	CreateOnPush    bool          `yaml:"create-on-push"`
 	ECRHostNames    bool          `yaml:"ecr-host-names"`
+	TrustedProxies  stringList    `yaml:"trusted-proxies"`
 	InsecureNoAuth  bool          `yaml:"insecure-no-auth"`
 	GCInterval      time.Duration `yaml:"gc-interval"`
 	GCGrace         time.Duration `yaml:"gc-grace"`
@@ -50,6 +51,36 @@ func defaultOptions() Options {
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
+}
+
+// stringList is a list option: a comma-separated flag or environment value, a YAML
+// sequence in the config file. Setting it replaces the whole list (so that a flag given
+// again over the environment or the file does not add to what they said).
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+func (l *stringList) Type() string   { return "list" }
+func (l *stringList) Set(s string) error {
+	*l = nil
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
+// UnmarshalYAML takes a sequence or, like the flag, one comma-separated string.
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return l.Set(n.Value)
+	}
+	var items []string
+	if err := n.Decode(&items); err != nil {
+		return err
+	}
+	*l = items
+	return nil
 }
 
 // configFlag names the flag (and COFFER_CONFIG) that points at the YAML file.
@@ -84,6 +115,9 @@ func optionFlags(cmd *cobra.Command, o *Options, names ...string) {
 			fs.BoolVar(&o.CreateOnPush, name, d.CreateOnPush, "create a repository when an image is first pushed to it; off: only ECR CreateRepository creates them")
 		case "ecr-host-names":
 			fs.BoolVar(&o.ECRHostNames, name, d.ECRHostNames, "name registries as ECR does in ECR API answers (repositoryUri ACCOUNT.dkr.ecr.REGION.amazonaws.com[:PORT]/NAME, proxyEndpoint https://ACCOUNT.dkr.ecr.REGION.amazonaws.com) for docker-credential-ecr-login; those names must resolve to this server")
+		case "trusted-proxies":
+			o.TrustedProxies = d.TrustedProxies
+			fs.Var(&o.TrustedProxies, name, "reverse proxies or load balancers in front of Coffer, as addresses or CIDR networks (comma-separated or repeated): their X-Forwarded-For and X-Forwarded-Proto headers give aws:SourceIp and aws:SecureTransport; from anyone else those headers are ignored")
 		case "insecure-no-auth":
 			fs.BoolVar(&o.InsecureNoAuth, name, d.InsecureNoAuth, "serve the registry without authentication or authorization (anyone may read and write every repository); loopback addresses only; for local experiments")
 		case "gc-interval":

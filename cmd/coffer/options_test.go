@@ -44,6 +44,9 @@ var threeValues = map[string]struct {
 		4 * time.Second, 5 * time.Second, 6 * time.Second},
 	"log-level":  {"debug", "warn", "error", func(o Options) any { return o.LogLevel }, "debug", "warn", "error"},
 	"log-format": {"json", "text", "json", func(o Options) any { return o.LogFormat }, "json", "text", "json"},
+	"trusted-proxies": {"[10.0.0.0/8, 10.1.2.3]", "192.168.0.0/16", "172.16.0.0/12,127.0.0.1",
+		func(o Options) any { return []string(o.TrustedProxies) },
+		[]string{"10.0.0.0/8", "10.1.2.3"}, []string{"192.168.0.0/16"}, []string{"172.16.0.0/12", "127.0.0.1"}},
 }
 
 // resolveWith parses args for cmd and resolves its options with env as the environment.
@@ -122,7 +125,7 @@ func TestPrecedence(t *testing.T) {
 				if err := resolveWith(t, cmd, &o, args, env); err != nil {
 					t.Fatalf("%s: %v", label, err)
 				}
-				if got := v.want(o); got != want {
+				if got := v.want(o); !reflect.DeepEqual(got, want) {
 					t.Errorf("%s: %s = %v, want %v", label, name, got, want)
 				}
 			}
@@ -206,7 +209,7 @@ func TestEmptyConfigFileKeepsDefaults(t *testing.T) {
 	if err := resolveWith(t, cmd, &o, []string{"--config", path}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if o != defaultOptions() {
+	if !reflect.DeepEqual(o, defaultOptions()) {
 		t.Errorf("options = %+v, want defaults %+v", o, defaultOptions())
 	}
 }
@@ -267,5 +270,29 @@ func TestVersion(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "coffer dev go1.") {
 		t.Errorf("version output %q", out.String())
+	}
+}
+
+func TestServeRefusesBadTrustedProxies(t *testing.T) {
+	for _, v := range []string{"10.0.0.0/33", "proxy.internal", "10.0.0.1,nope"} {
+		var out, errb bytes.Buffer
+		code := run([]string{"serve", "--trusted-proxies", v, "--data", t.TempDir()}, &out, &errb, func(string) string { return "" })
+		if code == 0 || !strings.Contains(errb.String(), "--trusted-proxies") || !strings.Contains(errb.String(), "neither an IP address nor a CIDR") {
+			t.Errorf("serve --trusted-proxies %s: exit %d, stderr %q", v, code, errb.String())
+		}
+	}
+}
+
+func TestTrustedProxiesInTheConfigFileAsOneString(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.yaml")
+	if err := os.WriteFile(path, []byte("trusted-proxies: 10.0.0.0/8, 192.0.2.1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var o Options
+	if err := resolveWith(t, newOptionCommand(&o), &o, []string{"--config", path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"10.0.0.0/8", "192.0.2.1"}; !reflect.DeepEqual([]string(o.TrustedProxies), want) {
+		t.Errorf("trusted-proxies = %q, want %q", o.TrustedProxies, want)
 	}
 }

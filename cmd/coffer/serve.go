@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/server"
 )
 
@@ -62,6 +64,10 @@ key of the same name in the --config YAML file: flag > environment > config file
 				return err
 			}
 			setGCPercent(getenv)
+			proxies, err := awsproto.ParseProxies(o.TrustedProxies)
+			if err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			srv, err := server.Open(ctx, server.Config{
@@ -72,6 +78,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 				TLSKeyFile:      o.TLSKey,
 				CreateOnPush:    o.CreateOnPush,
 				ECRHostNames:    o.ECRHostNames,
+				TrustedProxies:  proxies,
 				InsecureNoAuth:  o.InsecureNoAuth,
 				GCInterval:      o.GCInterval,
 				GCGrace:         o.GCGrace,
@@ -86,7 +93,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 			return srv.Serve(ctx)
 		},
 	}
-	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "ecr-host-names", "insecure-no-auth",
+	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "ecr-host-names", "trusted-proxies", "insecure-no-auth",
 		"gc-interval", "gc-grace", "durability", "shutdown-timeout", "log-level", "log-format")
 	return cmd
 }
