@@ -35,7 +35,11 @@ type Config struct {
 	// SyncInterval is the longest an event waits in the page cache before its fsync
 	// (group commit; default 50ms). Flush and Close sync at once.
 	SyncInterval time.Duration
-	Logger       *slog.Logger
+	// Retention: files of UTC days that ended more than this long ago are deleted when the
+	// writer opens and whenever it starts a new file (0: the trail is kept forever).
+	Retention time.Duration
+	Logger    *slog.Logger
+	now       func() time.Time // tests; nil: time.Now
 }
 
 // Writer appends events as JSON lines, one file per day and size step:
@@ -90,14 +94,47 @@ func Open(cfg Config) (*Writer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Retention < 0 {
+		return nil, fmt.Errorf("audit: negative retention %s", cfg.Retention)
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	w := &Writer{cfg: cfg, log: cfg.Logger, queue: make(chan item, queueSize),
 		random: bufio.NewReaderSize(rand.Reader, 4096)}
+	w.expire()
 	w.wg.Add(1)
 	go w.run()
 	return w, nil
+}
+
+// expire deletes the files of days past the retention (see Config.Retention).
+func (w *Writer) expire() {
+	if w.cfg.Retention <= 0 {
+		return
+	}
+	// A day's file may be deleted once its last event is older than the retention, that is
+	// when the day ended (00:00 UTC of the next day) more than Retention ago.
+	cutoff := w.cfg.now().UTC().Add(-w.cfg.Retention)
+	files, err := listFiles(w.cfg.Dir)
+	if err != nil {
+		w.log.Error("audit: listing the trail for retention", "err", err)
+		return
+	}
+	for _, f := range files {
+		start, _ := time.Parse("20060102", f.day)
+		if !start.AddDate(0, 0, 1).Before(cutoff) || f.day == w.day {
+			continue
+		}
+		if err := os.Remove(filepath.Join(w.cfg.Dir, f.name)); err != nil {
+			w.log.Error("audit: removing a file past the retention", "file", f.name, "err", err)
+			continue
+		}
+		w.log.Info("audit: removed a file past the retention", "file", f.name, "retention", w.cfg.Retention)
+	}
 }
 
 // Record queues e; the caller must not change it afterwards. Fields left empty get their
@@ -308,6 +345,8 @@ func (w *Writer) prepare(t time.Time, n int64) error {
 	if seq == 0 || size+n > w.cfg.MaxFileSize {
 		seq, size = seq+1, 0
 	}
+	w.day = day // kept by expire, which runs for every new file
+	w.expire()
 	path := filepath.Join(w.cfg.Dir, fileName(day, seq))
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {

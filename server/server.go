@@ -47,6 +47,7 @@ type Config struct {
 	// the AWS APIs always authenticate.
 	InsecureNoAuth bool
 
+	AuditRetention  time.Duration // audit files of days older than this are deleted; 0: kept forever
 	GCInterval      time.Duration // pause between background GC passes; 0: no background GC
 	GCGrace         time.Duration // age before garbage may be collected; 0: none (tests)
 	Durability      Durability    // what an acknowledged write survives; "": DurabilityProcess
@@ -101,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	trail, err := audit.Open(audit.Config{Dir: data.Layout.Audit(), Logger: cfg.Logger})
+	trail, err := audit.Open(audit.Config{Dir: data.Layout.Audit(), Retention: cfg.AuditRetention, Logger: cfg.Logger})
 	if err != nil {
 		data.Close()
 		return nil, fmt.Errorf("server: audit trail: %w", err)

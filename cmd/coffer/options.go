@@ -30,6 +30,7 @@ type Options struct {
 	ECRHostNames    bool          `yaml:"ecr-host-names"`
 	TrustedProxies  stringList    `yaml:"trusted-proxies"`
 	InsecureNoAuth  bool          `yaml:"insecure-no-auth"`
+	AuditRetention  time.Duration `yaml:"audit-retention"`
 	GCInterval      time.Duration `yaml:"gc-interval"`
 	GCGrace         time.Duration `yaml:"gc-grace"`
 	Durability      string        `yaml:"durability"`
@@ -120,6 +121,8 @@ func optionFlags(cmd *cobra.Command, o *Options, names ...string) {
 			fs.Var(&o.TrustedProxies, name, "reverse proxies or load balancers in front of Coffer, as addresses or CIDR networks (comma-separated or repeated): their X-Forwarded-For and X-Forwarded-Proto headers give aws:SourceIp and aws:SecureTransport; from anyone else those headers are ignored")
 		case "insecure-no-auth":
 			fs.BoolVar(&o.InsecureNoAuth, name, d.InsecureNoAuth, "serve the registry without authentication or authorization (anyone may read and write every repository); loopback addresses only; for local experiments")
+		case "audit-retention":
+			fs.DurationVar(&o.AuditRetention, name, d.AuditRetention, "delete audit trail files (DATA/audit, one or more per UTC day) of days that ended longer ago than this, e.g. 2160h for 90 days; 0 keeps the trail forever")
 		case "gc-interval":
 			fs.DurationVar(&o.GCInterval, name, d.GCInterval, "pause between background garbage-collection passes; 0 turns the background collector off")
 		case "gc-grace":
@@ -225,6 +228,9 @@ func (o *Options) validate() error {
 	}
 	if o.Data == "" {
 		return errors.New("--data must not be empty")
+	}
+	if o.AuditRetention < 0 {
+		return errors.New("--audit-retention must not be negative")
 	}
 	if o.GCInterval < 0 {
 		return errors.New("--gc-interval must not be negative")

@@ -44,6 +44,8 @@ var threeValues = map[string]struct {
 		4 * time.Second, 5 * time.Second, 6 * time.Second},
 	"log-level":  {"debug", "warn", "error", func(o Options) any { return o.LogLevel }, "debug", "warn", "error"},
 	"log-format": {"json", "text", "json", func(o Options) any { return o.LogFormat }, "json", "text", "json"},
+	"audit-retention": {"24h", "48h", "0s", func(o Options) any { return o.AuditRetention },
+		24 * time.Hour, 48 * time.Hour, time.Duration(0)},
 	"trusted-proxies": {"[10.0.0.0/8, 10.1.2.3]", "192.168.0.0/16", "172.16.0.0/12,127.0.0.1",
 		func(o Options) any { return []string(o.TrustedProxies) },
 		[]string{"10.0.0.0/8", "10.1.2.3"}, []string{"192.168.0.0/16"}, []string{"172.16.0.0/12", "127.0.0.1"}},

@@ -80,6 +80,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 				ECRHostNames:    o.ECRHostNames,
 				TrustedProxies:  proxies,
 				InsecureNoAuth:  o.InsecureNoAuth,
+				AuditRetention:  o.AuditRetention,
 				GCInterval:      o.GCInterval,
 				GCGrace:         o.GCGrace,
 				Durability:      server.Durability(o.Durability),
@@ -93,7 +94,7 @@ key of the same name in the --config YAML file: flag > environment > config file
 			return srv.Serve(ctx)
 		},
 	}
-	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "ecr-host-names", "trusted-proxies", "insecure-no-auth",
+	optionFlags(cmd, &o, "listen", "data", "region", "tls-cert", "tls-key", "create-on-push", "ecr-host-names", "trusted-proxies", "insecure-no-auth", "audit-retention",
 		"gc-interval", "gc-grace", "durability", "shutdown-timeout", "log-level", "log-format")
 	return cmd
 }
