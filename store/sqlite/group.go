@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -116,7 +117,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 			abort(err)
 			return
 		}
-		if err := r.fn(tx); err != nil {
+		if err := call(r.fn, tx); err != nil {
 			r.err = err
 			// A failed statement leaves the transaction open (SQLite rolls back on its own
 			// only after I/O, full-disk or memory errors); if it did not, rolling back to
@@ -152,7 +153,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := call(fn, tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -160,4 +161,16 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	return nil
+}
+
+// call runs fn, turning a panic into an error: fn may be another request's, and a panic
+// must neither end the goroutine that carries the batch (the others would wait forever) nor
+// leave the transaction open.
+func call(fn func(tx *sql.Tx) error, tx *sql.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: a write panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(tx)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,6 +85,43 @@ func TestGroupCommitKeepsEachRequestsOutcome(t *testing.T) {
 }
 
 var errTest = errors.New("test: the request's own failure")
+
+// A write that panics fails alone, as an error; the writers around it go on, and the store
+// keeps taking writes.
+func TestGroupCommitSurvivesAPanickingWrite(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	repo, _ := s.CreateRepository(ctx, "111122223333", "team/app")
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%10 == 0 {
+				errs[i] = s.write(ctx, func(tx *sql.Tx) error { panic("boom") })
+				return
+			}
+			errs[i] = s.CreateUpload(ctx, store.Upload{ID: fmt.Sprint("u", i), RepositoryID: repo.ID})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i%10 == 0 {
+			if err == nil || !strings.Contains(err.Error(), "panicked: boom") {
+				t.Errorf("panicking write %d: %v", i, err)
+			}
+		} else if err != nil {
+			t.Errorf("write %d beside a panicking one: %v", i, err)
+		}
+	}
+	if err := s.CreateUpload(ctx, store.Upload{ID: "after", RepositoryID: repo.ID}); err != nil {
+		t.Fatalf("write after the panics: %v", err)
+	}
+}
 
 // BenchmarkGroupCommit: CreateUpload from 16 concurrent callers (a small push's first
 // write), so that transactions can be shared.
