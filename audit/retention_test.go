@@ -3,6 +3,7 @@ package audit
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestRetentionRemovesOldDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"20261122-0001.jsonl", "20261129-0001.jsonl", "notes.txt"}
-	if got := names(t, dir); !equal(got, want) {
+	if got := names(t, dir); !slices.Equal(got, want) {
 		t.Fatalf("after Open: %v, want %v", got, want)
 	}
 
@@ -44,7 +45,7 @@ func TestRetentionRemovesOldDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = []string{"20261129-0001.jsonl", "20261130-0001.jsonl", "notes.txt"}
-	if got := names(t, dir); !equal(got, want) {
+	if got := names(t, dir); !slices.Equal(got, want) {
 		t.Fatalf("after the next day's first event: %v, want %v", got, want)
 	}
 }
@@ -78,16 +79,4 @@ func names(t *testing.T, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
