@@ -558,14 +558,14 @@ func (u *upload) ReadFrom(r io.Reader) (int64, error) {
 	n, rerr := fill(r, *first)
 	if rerr != nil {
 		defer bufferPool.Put(first)
-		w, werr := u.Write((*first)[:n])
-		if werr != nil {
-			return int64(w), werr
+		w, err := u.Write((*first)[:n])
+		if err == nil && rerr != io.EOF {
+			err = rerr
 		}
-		if rerr != io.EOF {
-			return int64(w), rerr
+		if serr := u.saveState(); err == nil {
+			err = serr
 		}
-		return int64(w), u.saveState()
+		return int64(w), err
 	}
 	return u.readFromPipelined(r, first)
 }
