@@ -139,3 +139,38 @@ func TestCofferAuthTarget(t *testing.T) {
 		t.Errorf("GET of the manifest without a token: %v, want status 401", err)
 	}
 }
+
+// Over six rounds every target of three runs in every position twice and all six orders
+// come up; two targets alternate.
+func TestRoundOrderBalancesPositions(t *testing.T) {
+	targets := []string{"a", "b", "c"}
+	seen := map[string]bool{}
+	positions := map[string][3]int{}
+	for r := range 6 {
+		order := roundOrder(targets, r)
+		seen[strings.Join(order, "")] = true
+		for i, name := range order {
+			p := positions[name]
+			p[i]++
+			positions[name] = p
+		}
+	}
+	if len(seen) != 6 {
+		t.Errorf("orders over six rounds: %v, want all six", seen)
+	}
+	for name, p := range positions {
+		if p != [3]int{2, 2, 2} {
+			t.Errorf("%s ran in positions %v times, want 2 each", name, p)
+		}
+	}
+	var two []string
+	for r := range 4 {
+		two = append(two, strings.Join(roundOrder([]string{"x", "y"}, r), ""))
+	}
+	if strings.Join(two, " ") != "xy yx yx xy" {
+		t.Errorf("two targets: %v", two)
+	}
+	if got := roundOrder(targets, 0); strings.Join(targets, "") != "abc" || strings.Join(got, "") != "abc" {
+		t.Errorf("roundOrder changed its input or round 0: %v %v", targets, got)
+	}
+}

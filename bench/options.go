@@ -155,8 +155,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprintf(stderr, `Usage: go run ./bench [flags]
 
 Starts Coffer (without and with authorization) and CNCF Distribution side by side on
-loopback, each with a fresh data directory, runs the scenarios on all, alternating which goes
-first, over several rounds, and reports the medians and the median ratios against the
+loopback, each with a fresh data directory, runs the scenarios on all, changing their order every
+round (each takes every position in turn; all six orders of three in six rounds), and reports the medians and the median ratios against the
 project's targets.
 
 Scenarios (--scenarios, default all):
