@@ -100,10 +100,11 @@ key of the same name in the --config YAML file: flag > environment > config file
 }
 
 // serveGCPercent is the garbage collector's target for serve unless GOGC says otherwise.
-// The registry keeps little memory live (tens of MiB, the caches) and allocates a few KiB per
-// request: with Go's default of 100 it collects tens of times a second under load, about a
-// tenth of the CPU of a manifest GET. At 400 the heap may grow to five times what is live
-// before a collection, a few tens of MiB more, for about 15% more requests per second.
+// The registry keeps little memory live (a few MiB under manifest load, GODEBUG=gctrace=1)
+// and allocates a few KiB per request: with Go's default of 100 it collected tens of times a
+// second, about a tenth of the CPU of a manifest GET. At 400 the heap may grow to five times
+// what is live before a collection (Go's floor is then 16 MiB), for about 15% more requests
+// per second; peak RSS during a 2 GiB upload stayed at 25 MiB.
 const serveGCPercent = 400
 
 func setGCPercent(getenv func(string) string) {
