@@ -19,6 +19,23 @@ import (
 // benchClients is the issue's concurrency for the manifest GET target.
 const benchClients = 32
 
+// manifestFixture is the world both manifest benchmarks measure: a repository with a policy
+// (an allow and a conditioned deny), a pulling user's token, an image pushed by an admin, and
+// the path of its manifest by tag.
+func manifestFixture(b *testing.B) (w *world, token string, img image, path string) {
+	w = newWorld(b, false)
+	A := w.acctA
+	w.repo(A, "bench/app")
+	token = w.user(A, "puller", nil, readOnlyARN)
+	admin := w.user(A, "admin", []string{allow("ecr:*")})
+	w.facts.setPolicy(A, "bench/app", `{"Version":"2012-10-17","Statement":[
+		{"Sid":"Pullers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+A+`:root"},"Action":["ecr:BatchGetImage"]},
+		{"Sid":"NoOutsiders","Effect":"Deny","Principal":"*","Action":"ecr:PutImage","Condition":{"Bool":{"aws:SecureTransport":"false"},"StringNotEquals":{"aws:PrincipalAccount":"`+A+`"}}}]}`)
+	img = w.pushImage(admin, "/v2/"+A+"/bench/app", "latest", "bench")
+	path = "/v2/" + A + "/bench/app/manifests/latest"
+	return w, token, img, path
+}
+
 // BenchmarkManifestGetAuthorized measures manifest GETs by tag at 32 concurrent clients on
 // four servers over the same stores, side by side in one run, alternating over rounds:
 //
@@ -36,16 +53,7 @@ const benchClients = 32
 // process CPU per request that authorization adds (full against audit), with the ratio of
 // CPU per request audit/full: what full/audit would be if CPU alone decided.
 func BenchmarkManifestGetAuthorized(b *testing.B) {
-	w := newWorld(b, false)
-	A := w.acctA
-	w.repo(A, "bench/app")
-	token := w.user(A, "puller", nil, readOnlyARN)
-	admin := w.user(A, "admin", []string{allow("ecr:*")})
-	w.facts.setPolicy(A, "bench/app", `{"Version":"2012-10-17","Statement":[
-		{"Sid":"Pullers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+A+`:root"},"Action":["ecr:BatchGetImage"]},
-		{"Sid":"NoOutsiders","Effect":"Deny","Principal":"*","Action":"ecr:PutImage","Condition":{"Bool":{"aws:SecureTransport":"false"},"StringNotEquals":{"aws:PrincipalAccount":"`+A+`"}}}]}`)
-	img := w.pushImage(admin, "/v2/"+A+"/bench/app", "latest", "bench")
-	path := "/v2/" + A + "/bench/app/manifests/latest"
+	w, token, img, path := manifestFixture(b)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// The metadata store as coffer serve opens it: behind store/cache, so that the figures
@@ -181,16 +189,7 @@ func BenchmarkHooks(b *testing.B) {
 //
 // What authorization costs coffer serve is full against audit.
 func BenchmarkServeManifest(b *testing.B) {
-	w := newWorld(b, false)
-	A := w.acctA
-	w.repo(A, "bench/app")
-	token := w.user(A, "puller", nil, readOnlyARN)
-	admin := w.user(A, "admin", []string{allow("ecr:*")})
-	w.facts.setPolicy(A, "bench/app", `{"Version":"2012-10-17","Statement":[
-		{"Sid":"Pullers","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+A+`:root"},"Action":["ecr:BatchGetImage"]},
-		{"Sid":"NoOutsiders","Effect":"Deny","Principal":"*","Action":"ecr:PutImage","Condition":{"Bool":{"aws:SecureTransport":"false"},"StringNotEquals":{"aws:PrincipalAccount":"`+A+`"}}}]}`)
-	img := w.pushImage(admin, "/v2/"+A+"/bench/app", "latest", "bench")
-	path := "/v2/" + A + "/bench/app/manifests/latest"
+	w, token, img, path := manifestFixture(b)
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	meta := cache.New(w.meta, cache.Options{})
