@@ -18,6 +18,9 @@
 // every create, rename and unlink locks its parent directory, and with one shared directory
 // concurrent small pushes queued on that lock.
 //
+// Publication is batched (see publisher): uploads that finish together are made durable by
+// one sync of the filesystem, renamed, and their names made durable by one more.
+//
 // Publication and deletion: Commit and Put set the blob file's modification time to the time
 // of publication (also when the blob already existed), holding a per-digest lock. DeleteUnused
 // takes the same lock, moves the file aside and removes it only when its modification time is
@@ -77,6 +80,7 @@ type Store struct {
 	root  string
 	locks [64]sync.Mutex // per-digest publication locks, striped
 	now   func() time.Time
+	pub   publisher
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -89,6 +93,7 @@ func New(dir string) (*Store, error) {
 		}
 	}
 	s := &Store{root: dir, now: time.Now}
+	s.pub.root = dir
 	if err := s.recoverTrash(); err != nil {
 		return nil, err
 	}
@@ -703,49 +708,27 @@ func (u *upload) Commit(ctx context.Context, d digest.Digest) (int64, error) {
 	return u.size, nil
 }
 
-// publish makes the verified data visible at target: fsync, rename, fsync of the directory.
-// An existing blob wins; it is touched so that it counts as published now.
+// publish makes the verified data visible at target, durably, before it returns. An existing
+// blob wins; it is touched so that it counts as published now. The caller's digest lock is
+// held while its publication waits in a batch (see publisher).
 func (u *upload) publish(d digest.Digest, target string) error {
 	s := u.store
 	mu := s.lock(d)
 	mu.Lock()
 	defer mu.Unlock()
-	now := s.now()
-	if fi, err := os.Stat(target); err == nil && fi.Size() == u.size {
-		if err := os.Chtimes(target, now, now); err == nil {
-			u.discard()
-			return nil
-		}
+	pb := &publication{u: u, d: d, target: target, now: s.now()}
+	if err := s.pub.publish(pb); err != nil {
+		return err
 	}
-	if err := u.f.Sync(); err != nil {
-		return fmt.Errorf("blob/fs: %w", err)
-	}
-	data := u.path
-	if err := os.Chtimes(data, now, now); err != nil {
-		return fmt.Errorf("blob/fs: %w", err)
-	}
-	dir := filepath.Dir(target)
-	err := os.Rename(data, target)
-	if errors.Is(err, fs.ErrNotExist) { // the first blob of its prefix
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("blob/fs: %w", err)
-		}
-		syncDir(filepath.Dir(dir))
-		syncDir(filepath.Dir(filepath.Dir(dir)))
-		err = os.Rename(data, target)
-	}
-	if err != nil {
-		return fmt.Errorf("blob/fs: publishing %s: %w", d, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("blob/fs: %w", err)
+	if pb.exists {
+		u.discard()
+		return nil
 	}
 	u.done = true
 	u.f.Close()
 	u.removeState()
 	return nil
 }
-
 // Cancel discards the upload.
 func (u *upload) Cancel(ctx context.Context) error {
 	if u.done {

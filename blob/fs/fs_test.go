@@ -706,3 +706,113 @@ func TestOrphanHashStateRemovedAtOpen(t *testing.T) {
 		t.Fatalf("live upload's state removed: %v", err)
 	}
 }
+
+// TestConcurrentPublicationsInBatches publishes many distinct blobs (and a few twice) from
+// many goroutines: the batches hand over their lead, every blob is readable afterwards, no
+// upload file is left, and at least one batch carried several publications.
+func TestConcurrentPublicationsInBatches(t *testing.T) {
+	s, dir := newStore(t)
+	var mu sync.Mutex
+	biggest := 0
+	s.pub.ran = func(n int) {
+		mu.Lock()
+		biggest = max(biggest, n)
+		mu.Unlock()
+	}
+	const workers, each = 32, 20
+	contents := make([][]byte, workers*each)
+	for i := range contents {
+		contents[i] = randomBytes(t, 1000+i)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				// Every worker also publishes its neighbour's first blob once: some
+				// publications find their blob already there.
+				p := contents[w*each+i]
+				if i == each-1 {
+					p = contents[((w+1)%workers)*each]
+				}
+				if err := s.Put(ctx, digest.FromBytes(p), p); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, p := range contents {
+		if i%each == each-1 {
+			continue // replaced by the neighbour's first blob
+		}
+		if !bytes.Equal(readAll(t, s, digest.FromBytes(p)), p) {
+			t.Fatalf("blob %d differs", i)
+		}
+	}
+	left := 0
+	filepath.WalkDir(filepath.Join(dir, uploadsDir), func(path string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			left++
+		}
+		return nil
+	})
+	if left != 0 {
+		t.Fatalf("%d upload files left", left)
+	}
+	if biggest < 2 {
+		t.Fatalf("largest batch %d: publications were never batched", biggest)
+	}
+}
+
+// TestBatchMemberFailsAlone runs one batch in which one publication cannot be renamed (its
+// prefix directory is a file): it alone fails and stays an upload; the others are published.
+func TestBatchMemberFailsAlone(t *testing.T) {
+	s, _ := newStore(t)
+	var batch []*publication
+	var blocked digest.Digest
+	for i := range 4 {
+		p := randomBytes(t, 5000+i)
+		d := digest.FromBytes(p)
+		u, err := s.StartUpload(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		target, _ := s.blobPath(d)
+		if i == 2 {
+			blocked = d
+			prefix := filepath.Dir(target)
+			os.MkdirAll(filepath.Dir(prefix), 0o750)
+			if err := os.WriteFile(prefix, nil, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
+		batch = append(batch, &publication{u: u.(*upload), d: d, target: target, now: time.Now()})
+	}
+	s.pub.run(batch)
+	for _, b := range batch {
+		_, statErr := s.Stat(ctx, b.d)
+		if b.d == blocked {
+			if b.err == nil || statErr == nil {
+				t.Fatalf("blocked publication: err %v, stat %v", b.err, statErr)
+			}
+			if _, err := os.Stat(b.u.path); err != nil {
+				t.Fatalf("the failed upload's data is gone: %v", err)
+			}
+			continue
+		}
+		if b.err != nil || statErr != nil {
+			t.Fatalf("publication of %s: err %v, stat %v", b.d, b.err, statErr)
+		}
+	}
+}
