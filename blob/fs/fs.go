@@ -729,6 +729,7 @@ func (u *upload) publish(d digest.Digest, target string) error {
 	u.removeState()
 	return nil
 }
+
 // Cancel discards the upload.
 func (u *upload) Cancel(ctx context.Context) error {
 	if u.done {
