@@ -47,7 +47,9 @@ func (w *Writer) Registry(cfg RegistryConfig, next http.Handler) http.Handler {
 			ctx = awsproto.WithRequestContext(ctx, rc)
 		}
 		n := &note{}
-		ctx = context.WithValue(ctx, noteKey{}, n)
+		// The Authenticate hook fills the note's caller slot: authorization reads the caller
+		// from there (auth.CallerFrom) and so does the event, without another request copy.
+		ctx = auth.WithCallerSlot(context.WithValue(ctx, noteKey{}, n), &n.slot)
 		sw := &statusWriter{ResponseWriter: rw}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		w.Record(registryEvent(cfg, r, rc, n, sw, &w.identities))
@@ -150,7 +152,10 @@ type noteKey struct{}
 
 // note is what the hooks learn about a request while it is served.
 type note struct {
-	mu           sync.Mutex
+	mu sync.Mutex
+	// slot is the request's caller as authentication set it (auth.CallerSlot); caller, when
+	// noted (NoteCaller), takes its place.
+	slot         auth.CallerSlot
 	caller       *auth.Caller
 	denied       string
 	deniedAction string
@@ -161,7 +166,11 @@ type note struct {
 func (n *note) get() (*auth.Caller, string, string, RegistryCall, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.caller, n.denied, n.deniedAction, n.call, n.routed
+	caller := n.caller
+	if caller == nil {
+		caller = n.slot.Caller()
+	}
+	return caller, n.denied, n.deniedAction, n.call, n.routed
 }
 
 // NoteCall tells the registry's audit middleware what the request is, as the registry
@@ -174,7 +183,9 @@ func NoteCall(ctx context.Context, c RegistryCall) {
 	}
 }
 
-// NoteCaller tells the registry's audit middleware who the request's caller is.
+// NoteCaller tells the registry's audit middleware who the request's caller is, when
+// authentication did not set the caller slot the middleware adds to the request's context
+// (auth.CallerSlotFrom); a noted caller takes the slot's place in the event.
 func NoteCaller(ctx context.Context, c *auth.Caller) {
 	if n, ok := ctx.Value(noteKey{}).(*note); ok {
 		n.mu.Lock()

@@ -4,6 +4,7 @@ package auth
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/coffer-registry/coffer/iam"
 	"github.com/coffer-registry/coffer/policy"
@@ -70,7 +71,48 @@ func WithCaller(ctx context.Context, c *Caller) context.Context {
 }
 
 // CallerFrom returns the caller carried by ctx, or nil when the request is unauthenticated.
+// A CallerSlot that has not been set yet carries the caller of the context it was added to.
 func CallerFrom(ctx context.Context) *Caller {
-	c, _ := ctx.Value(callerKey{}).(*Caller)
-	return c
+	switch v := ctx.Value(callerKey{}).(type) {
+	case *Caller:
+		return v
+	case *CallerSlot:
+		if c := v.c.Load(); c != nil {
+			return c
+		}
+		return CallerFrom(v.parent)
+	}
+	return nil
 }
+
+// CallerSlot is a place in a request's context for a caller that is established after the
+// context was made: a middleware that gives each request a context of its own anyway (the
+// registry's audit trail) adds a slot, and the authentication that runs inside it fills the
+// slot instead of making another context, and a copy of the request to carry it. A slot is
+// filled once; CallerFrom reads it like a caller added with WithCaller at that point.
+type CallerSlot struct {
+	c      atomic.Pointer[Caller]
+	parent context.Context
+}
+
+// WithCallerSlot returns a context carrying the empty slot s; s must not be added twice.
+func WithCallerSlot(ctx context.Context, s *CallerSlot) context.Context {
+	s.parent = ctx
+	return context.WithValue(ctx, callerKey{}, s)
+}
+
+// CallerSlotFrom returns the slot CallerFrom reads in ctx, or nil when the innermost caller
+// of ctx was added with WithCaller or ctx has no slot.
+func CallerSlotFrom(ctx context.Context) *CallerSlot {
+	s, _ := ctx.Value(callerKey{}).(*CallerSlot)
+	return s
+}
+
+// Set fills the slot with c. It reports false, leaving the slot as it was, when c is nil or
+// the slot holds a caller already.
+func (s *CallerSlot) Set(c *Caller) bool {
+	return c != nil && s.c.CompareAndSwap(nil, c)
+}
+
+// Caller is the caller Set put in the slot, nil before.
+func (s *CallerSlot) Caller() *Caller { return s.c.Load() }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coffer-registry/coffer/audit"
+	"github.com/coffer-registry/coffer/auth"
+	"github.com/coffer-registry/coffer/awsproto"
 	"github.com/coffer-registry/coffer/registry"
 	"github.com/coffer-registry/coffer/registryauth"
 	"github.com/coffer-registry/coffer/store/cache"
@@ -153,7 +155,13 @@ func BenchmarkManifestGetAuthorized(b *testing.B) {
 
 // BenchmarkHooks measures what authorization adds to one manifest GET, without HTTP: the
 // Authenticate hook (Basic AWS:<token>) and the Authorize hook (ecr:BatchGetImage with the
-// repository's policy and tags), for -benchmem's allocations per request.
+// repository's policy and tags), for -benchmem's allocations per request, on every core
+// (the caches are read by all of them at once in coffer serve):
+//
+//	bare:    a request as the registry gets it without the audit trail
+//	audited: a request as the audit middleware hands it on in coffer serve, with the request
+//	         context and a caller slot (the slot and its context are made per request here,
+//	         as the middleware does: their allocation is counted)
 func BenchmarkHooks(b *testing.B) {
 	w := newWorld(b, false)
 	A := w.acctA
@@ -164,18 +172,36 @@ func BenchmarkHooks(b *testing.B) {
 	access := registry.Access{Account: A, Repository: "bench/app", Action: "ecr:BatchGetImage",
 		Resource: "arn:aws:ecr:" + region + ":" + A + ":repository/bench/app", Loaded: true, Policy: policy,
 		Tags: map[string]string{"team": "build", "env": "prod"}}
-	req := httptest.NewRequest(http.MethodGet, "/v2/"+A+"/bench/app/manifests/latest", nil)
-	req.SetBasicAuth("AWS", token)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		r, err := w.hooks.Authenticate(req)
-		if err != nil {
-			b.Fatal(err)
+	for _, audited := range []bool{false, true} {
+		name := "bare"
+		if audited {
+			name = "audited"
 		}
-		if err := w.hooks.Authorize(r, access); err != nil {
-			b.Fatal(err)
-		}
+		b.Run(name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/v2/"+A+"/bench/app/manifests/latest", nil)
+			req.SetBasicAuth("AWS", token)
+			base := awsproto.WithRequestContext(req.Context(), awsproto.ClientInfo{}.NewRequestContext(req))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					in := req
+					if audited {
+						slot := new(auth.CallerSlot)
+						in = req.WithContext(auth.WithCallerSlot(base, slot))
+					}
+					r, err := w.hooks.Authenticate(in)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if audited && r != in {
+						b.Fatal("Authenticate made another request although the caller slot was there")
+					}
+					if err := w.hooks.Authorize(r, access); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
 	}
 }
 

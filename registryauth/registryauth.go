@@ -79,9 +79,14 @@ func (h *Hooks) Config(cfg registry.Config) registry.Config {
 // caller; no Authorization header makes an anonymous caller, which only a repository policy
 // granting "*" lets through (the ping and the catalog always ask it to log in). Anything
 // else is 401 with the Basic challenge.
+//
+// Under the audit middleware, which gives the request a context with a caller slot
+// (auth.CallerSlot) and the request context, the caller goes into the slot and r goes on as
+// it is; otherwise r goes on with a context that carries the caller.
 func (h *Hooks) Authenticate(r *http.Request) (*http.Request, error) {
 	ctx := r.Context()
-	if _, ok := awsproto.RequestContextFrom(ctx); !ok {
+	_, hasRC := awsproto.RequestContextFrom(ctx)
+	if !hasRC {
 		ctx = awsproto.WithRequestContext(ctx, h.client.NewRequestContext(r))
 	}
 	var caller *auth.Caller
@@ -109,6 +114,11 @@ func (h *Hooks) Authenticate(r *http.Request) (*http.Request, error) {
 			return nil, registry.Unauthorized(msgNoAuth)
 		}
 		caller = c
+	}
+	if hasRC {
+		if slot := auth.CallerSlotFrom(ctx); slot != nil && slot.Set(caller) {
+			return r, nil
+		}
 	}
 	audit.NoteCaller(ctx, caller)
 	return r.WithContext(auth.WithCaller(ctx, caller)), nil
