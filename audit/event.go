@@ -5,6 +5,7 @@ package audit
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-registry/coffer/auth"
@@ -163,10 +164,11 @@ const maxCachedIdentities = 1 << 12
 
 // identityCache holds the encoded userIdentity of each signed caller of the registry. A
 // caller (one per credential and IAM generation) always describes the same identity
-// (identityOf reads nothing else), so its encoding is made once instead of per event.
+// (identityOf reads nothing else), so its encoding is made once instead of per event. Reads
+// take no lock (every registry event reads it, from every core).
 type identityCache struct {
-	mu       sync.RWMutex
-	byCaller map[*auth.Caller][]byte
+	byCaller sync.Map // *auth.Caller → []byte
+	n        atomic.Int64
 }
 
 // encoded returns id, the identity of c, encoded; nil for an unsigned caller, whose
@@ -175,18 +177,14 @@ func (ic *identityCache) encoded(c *auth.Caller, id *UserIdentity) []byte {
 	if c == nil || c.Principal == nil {
 		return nil
 	}
-	ic.mu.RLock()
-	b, ok := ic.byCaller[c]
-	ic.mu.RUnlock()
-	if ok {
-		return b
+	if b, ok := ic.byCaller.Load(c); ok {
+		return b.([]byte)
 	}
-	b = appendIdentity(nil, id)
-	ic.mu.Lock()
-	if ic.byCaller == nil || len(ic.byCaller) >= maxCachedIdentities {
-		ic.byCaller = make(map[*auth.Caller][]byte)
+	b := appendIdentity(nil, id)
+	if ic.n.Add(1) > maxCachedIdentities {
+		ic.byCaller.Clear()
+		ic.n.Store(1)
 	}
-	ic.byCaller[c] = b
-	ic.mu.Unlock()
+	ic.byCaller.Store(c, b)
 	return b
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffer-registry/coffer/auth/registrytoken"
 	"github.com/coffer-registry/coffer/authz"
@@ -20,10 +21,13 @@ const maxCachedPolicies = 1 << 14
 // where the text the owner had last is compared with the request's (a pointer comparison
 // while the store serves the same string); a changed text is looked up by text, so a
 // policy shared by many owners is compiled once.
+//
+// Reads take no lock: every authorized request reads the cache, from every core.
 type compiledPolicies struct {
-	mu      sync.RWMutex
-	byText  map[policyText]*policy.Policy
-	byOwner map[policyOwner]ownedPolicy
+	byText  sync.Map // policyText → *policy.Policy
+	nText   atomic.Int64
+	byOwner sync.Map // policyOwner → ownedPolicy
+	nOwner  atomic.Int64
 }
 
 type policyText struct {
@@ -49,32 +53,27 @@ func (c *compiledPolicies) get(kind policy.Kind, owner, text string) (*policy.Po
 		return nil, nil
 	}
 	o := policyOwner{kind, owner}
-	c.mu.RLock()
-	e, ok := c.byOwner[o]
-	c.mu.RUnlock()
-	if ok && e.text == text {
-		return e.p, nil
+	if v, ok := c.byOwner.Load(o); ok {
+		if e := v.(*ownedPolicy); e.text == text {
+			return e.p, nil
+		}
 	}
 	p, err := c.byTextOrCompile(kind, owner, text)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.byOwner == nil || len(c.byOwner) >= maxCachedPolicies {
-		c.byOwner = make(map[policyOwner]ownedPolicy)
+	if c.nOwner.Add(1) > maxCachedPolicies {
+		c.byOwner.Clear()
+		c.nOwner.Store(1)
 	}
-	c.byOwner[o] = ownedPolicy{text, p}
-	c.mu.Unlock()
+	c.byOwner.Store(o, &ownedPolicy{text, p})
 	return p, nil
 }
 
 func (c *compiledPolicies) byTextOrCompile(kind policy.Kind, owner, text string) (*policy.Policy, error) {
 	k := policyText{kind, text}
-	c.mu.RLock()
-	p := c.byText[k]
-	c.mu.RUnlock()
-	if p != nil {
-		return p, nil
+	if v, ok := c.byText.Load(k); ok {
+		return v.(*policy.Policy), nil
 	}
 	name := "repository policy"
 	if kind == policy.KindRegistry {
@@ -86,12 +85,11 @@ func (c *compiledPolicies) byTextOrCompile(kind policy.Kind, owner, text string)
 		return nil, fmt.Errorf("registryauth: %s of %s: %w", name, owner, err)
 	}
 	p.Name = name
-	c.mu.Lock()
-	if c.byText == nil || len(c.byText) >= maxCachedPolicies {
-		c.byText = make(map[policyText]*policy.Policy)
+	if c.nText.Add(1) > maxCachedPolicies {
+		c.byText.Clear()
+		c.nText.Store(1)
 	}
-	c.byText[k] = p
-	c.mu.Unlock()
+	c.byText.Store(k, p)
 	return p, nil
 }
 
@@ -103,32 +101,32 @@ const maxCachedHeaderLen = 8 << 10
 
 // decodedHeaders holds the token of each Basic AWS:<token> Authorization header seen, so
 // that a client repeating its header is not base64-decoded per request. It only saves the
-// decoding: the token is verified on every request all the same.
+// decoding: the token is verified on every request all the same. Reads take no lock (every
+// request reads it, from every core).
 type decodedHeaders struct {
-	mu      sync.RWMutex
-	byValue map[string]string
+	byValue sync.Map // header → token
+	n       atomic.Int64
 }
 
 // token returns the token of r's Basic credentials; basic is false when r has none, user
 // is their user name.
 func (c *decodedHeaders) token(r *http.Request) (user, token string, basic bool) {
-	header := r.Header.Get("Authorization")
-	c.mu.RLock()
-	token, ok := c.byValue[header]
-	c.mu.RUnlock()
-	if ok {
-		return registrytoken.Username, token, true
+	var header string
+	if v := r.Header["Authorization"]; len(v) > 0 { // r.Header.Get without canonicalizing a canonical key
+		header = v[0]
+	}
+	if v, ok := c.byValue.Load(header); ok {
+		return registrytoken.Username, v.(string), true
 	}
 	user, token, basic = r.BasicAuth()
 	if !basic || user != registrytoken.Username || len(header) > maxCachedHeaderLen {
 		return user, token, basic
 	}
-	c.mu.Lock()
-	if c.byValue == nil || len(c.byValue) >= maxCachedHeaders {
-		c.byValue = make(map[string]string)
+	if c.n.Add(1) > maxCachedHeaders {
+		c.byValue.Clear()
+		c.n.Store(1)
 	}
-	c.byValue[header] = token
-	c.mu.Unlock()
+	c.byValue.Store(header, token)
 	return user, token, basic
 }
 
@@ -148,8 +146,8 @@ type tagKeyEntry struct {
 // tags: a request whose tags differ from the cached ones (a tag changed) builds them anew,
 // so every request is decided with the tags it read. The keys are shared read-only.
 type cachedTagKeys struct {
-	mu     sync.RWMutex
-	byRepo map[repositoryKey]tagKeyEntry
+	byRepo sync.Map // repositoryKey → *tagKeyEntry; read without a lock
+	n      atomic.Int64
 }
 
 // get returns the condition keys of tags, the tags of repository account/name.
@@ -158,19 +156,17 @@ func (c *cachedTagKeys) get(account, name string, tags map[string]string) []auth
 		return nil
 	}
 	k := repositoryKey{account, name}
-	c.mu.RLock()
-	e, ok := c.byRepo[k]
-	c.mu.RUnlock()
-	if ok && maps.Equal(e.tags, tags) {
-		return e.keys
+	if v, ok := c.byRepo.Load(k); ok {
+		if e := v.(*tagKeyEntry); maps.Equal(e.tags, tags) {
+			return e.keys
+		}
 	}
-	e = tagKeyEntry{tags: maps.Clone(tags), keys: tagKeys(tags)}
-	c.mu.Lock()
-	if c.byRepo == nil || len(c.byRepo) >= maxCachedTagKeys {
-		c.byRepo = make(map[repositoryKey]tagKeyEntry)
+	e := &tagKeyEntry{tags: maps.Clone(tags), keys: tagKeys(tags)}
+	if c.n.Add(1) > maxCachedTagKeys {
+		c.byRepo.Clear()
+		c.n.Store(1)
 	}
-	c.byRepo[k] = e
-	c.mu.Unlock()
+	c.byRepo.Store(k, e)
 	return e.keys
 }
 

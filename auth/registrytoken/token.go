@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-registry/coffer/auth"
@@ -85,10 +86,13 @@ type Tokens struct {
 	validity time.Duration
 	now      func() time.Time
 
-	mu     sync.RWMutex
-	creds  map[string]*resolved // access key id -> credential at a generation
-	parsed sync.Map             // token -> Claims, for tokens whose MAC was checked
-	nParse int64                // entries in parsed (approximate; guarded by mu)
+	// Both caches are read without locks (every registry request reads them, from every
+	// core); mu serializes the writes to creds.
+	mu     sync.Mutex
+	creds  sync.Map     // access key id -> *resolved: the credential at a generation
+	nCreds int          // entries in creds (guarded by mu)
+	parsed sync.Map     // token -> Claims, for tokens whose MAC was checked
+	nParse atomic.Int64 // entries in parsed (approximate)
 }
 
 type resolved struct {
@@ -114,7 +118,7 @@ func New(cfg Config) (*Tokens, error) {
 		cfg.Now = time.Now
 	}
 	return &Tokens{key: append([]byte(nil), cfg.Key...), store: cfg.Store, validity: cfg.Validity,
-		now: cfg.Now, creds: make(map[string]*resolved)}, nil
+		now: cfg.Now}, nil
 }
 
 // Issue returns a token standing for caller, and when it expires: Validity from now, or the
@@ -169,13 +173,10 @@ func (t *Tokens) parse(token string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	t.mu.Lock()
-	if t.nParse >= maxCached {
+	if t.nParse.Add(1) > maxCached {
 		t.parsed.Clear()
-		t.nParse = 0
+		t.nParse.Store(1)
 	}
-	t.nParse++
-	t.mu.Unlock()
 	t.parsed.Store(token, c)
 	return unexpired(c, now)
 }
@@ -235,11 +236,10 @@ func (t *Tokens) Verify(ctx context.Context, token string) (*auth.Caller, error)
 // resolve returns the credential behind id at the store's current generation.
 func (t *Tokens) resolve(ctx context.Context, id string) (*resolved, error) {
 	gen := t.store.Generation()
-	t.mu.RLock()
-	r := t.creds[id]
-	t.mu.RUnlock()
-	if r != nil && r.cred.Generation == gen {
-		return r, nil
+	if v, ok := t.creds.Load(id); ok {
+		if r := v.(*resolved); r.cred.Generation == gen {
+			return r, nil
+		}
 	}
 	cred, err := t.store.LookupCredential(ctx, id)
 	if err != nil {
@@ -251,13 +251,18 @@ func (t *Tokens) resolve(ctx context.Context, id string) (*resolved, error) {
 	if cred.Principal == nil {
 		return nil, ErrRevoked
 	}
-	r = &resolved{cred: cred, caller: auth.NewCaller(auth.RegistryToken, cred.Principal, cred.Generation)}
+	r := &resolved{cred: cred, caller: auth.NewCaller(auth.RegistryToken, cred.Principal, cred.Generation)}
 	t.mu.Lock()
-	if len(t.creds) >= maxCached {
-		t.creds = make(map[string]*resolved)
+	v, known := t.creds.Load(id)
+	if !known && t.nCreds >= maxCached {
+		t.creds.Clear()
+		t.nCreds, known = 0, false
 	}
-	if cur := t.creds[id]; cur == nil || cur.cred.Generation <= cred.Generation {
-		t.creds[id] = r
+	if !known || v.(*resolved).cred.Generation <= cred.Generation {
+		t.creds.Store(id, r)
+		if !known {
+			t.nCreds++
+		}
 	}
 	t.mu.Unlock()
 	return r, nil
