@@ -12,19 +12,22 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// publisher makes verified uploads visible in batches. Making one blob durable costs an fsync
-// of its file and one of its directory, each a synchronous round trip to the device, and most
-// of the CPU of a small push; uploads that finish while a batch is being published wait and
-// go together in the next one, which syncs the filesystem once for all their data, renames
-// them all, and syncs once more for all the new names. The first publication that finds no
-// batch running leads; when its batch is done it hands the lead to the first one waiting, so
-// no caller publishes for others longer than one batch.
+// publisher makes verified uploads visible in batches. Making one blob durable costs a sync
+// of its data before the rename and one of its directory after it, each a round trip to the
+// device. Uploads that finish while a sync runs wait and go together in the next one, and
+// each sync serves two batches: it makes the data of the uploads that arrived durable and the
+// names of the batch renamed after the previous sync. So in a steady stream of pushes there
+// is one sync of the filesystem per batch (syncfs; an fsync of the file or directory when
+// there is just one), and every publication returns after two.
+//
+// A goroutine runs the syncs while there is work and ends when there is none. Callers hold
+// their digest's lock while they wait, so a batch never holds one digest twice.
 type publisher struct {
-	root  string
-	mu    sync.Mutex
-	queue []*publication
-	busy  bool
-	ran   func(n int) // tests: called with each batch's size
+	root    string
+	mu      sync.Mutex
+	queue   []*publication // verified, waiting for their data to be synced
+	running bool
+	ran     func(n int) // tests: called with each sync's number of publications
 }
 
 // publication is one upload waiting to be published under its digest.
@@ -33,108 +36,110 @@ type publication struct {
 	d      digest.Digest
 	target string
 	now    time.Time
-	exists bool      // the blob was already there (and is touched): the upload is discarded
-	err    error     // set by the batch
-	wake   chan bool // for a publication that waits: true to lead the next batch, false when done
+	exists bool  // the blob was already there (and is touched): the upload is discarded
+	err    error // set before done is closed
+	done   chan struct{}
+	dirs   []string // directories whose entries the rename changed
 }
 
 // publish returns when pb is published (or failed).
 func (p *publisher) publish(pb *publication) error {
+	pb.done = make(chan struct{})
 	p.mu.Lock()
-	if p.busy {
-		pb.wake = make(chan bool, 1)
-		p.queue = append(p.queue, pb)
-		p.mu.Unlock()
-		if !<-pb.wake {
-			return pb.err
-		}
-		p.mu.Lock() // leading: pb is still in the queue, at its head
-	} else {
-		p.busy = true
-		p.queue = append(p.queue, pb)
-	}
-	batch := p.queue
-	p.queue = nil
+	p.queue = append(p.queue, pb)
+	start := !p.running
+	p.running = true
 	p.mu.Unlock()
-
-	p.run(batch)
-
-	p.mu.Lock()
-	var next *publication
-	if len(p.queue) > 0 {
-		next = p.queue[0]
-	} else {
-		p.busy = false
+	if start {
+		go p.run()
 	}
-	p.mu.Unlock()
-	if next != nil {
-		next.wake <- true
-	}
-	for _, b := range batch {
-		if b != pb {
-			b.wake <- false
-		}
-	}
+	<-pb.done
 	return pb.err
 }
 
-// run publishes a batch: each upload's data and modification time made durable, then renamed
-// under its digest, then the new names made durable. A batch of one syncs its own file and
-// directory; a bigger one syncs the whole filesystem twice (syncfs where there is one).
-func (p *publisher) run(batch []*publication) {
-	if p.ran != nil {
-		p.ran(len(batch))
-	}
-	live := make([]*publication, 0, len(batch))
-	for _, b := range batch {
-		if fi, err := os.Stat(b.target); err == nil && fi.Size() == b.u.size {
-			if err := os.Chtimes(b.target, b.now, b.now); err == nil {
-				b.exists = true
+// run syncs until there is nothing left: each round takes the publications that arrived,
+// syncs their data together with the names renamed in the round before, answers that
+// round's publications, and renames this round's.
+func (p *publisher) run() {
+	var renamed []*publication
+	for {
+		p.mu.Lock()
+		arrived := p.queue
+		p.queue = nil
+		if len(arrived) == 0 && len(renamed) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+
+		var files []*os.File
+		waiting := arrived[:0]
+		for _, b := range arrived {
+			if fi, err := os.Stat(b.target); err == nil && fi.Size() == b.u.size {
+				if err := os.Chtimes(b.target, b.now, b.now); err == nil {
+					b.exists = true
+					close(b.done)
+					continue
+				}
+			}
+			if err := os.Chtimes(b.u.path, b.now, b.now); err != nil {
+				b.err = fmt.Errorf("blob/fs: %w", err)
+				close(b.done)
 				continue
 			}
+			files = append(files, b.u.f)
+			waiting = append(waiting, b)
 		}
-		if err := os.Chtimes(b.u.path, b.now, b.now); err != nil {
-			b.err = fmt.Errorf("blob/fs: %w", err)
-			continue
-		}
-		live = append(live, b)
-	}
-	if len(live) == 0 {
-		return
-	}
-	files := make([]*os.File, len(live))
-	for i, b := range live {
-		files[i] = b.u.f
-	}
-	if err := syncFiles(p.root, files); err != nil {
-		for _, b := range live {
-			b.err = fmt.Errorf("blob/fs: %w", err)
-		}
-		return
-	}
-	var dirs []string
-	renamed := live[:0]
-	for _, b := range live {
-		created, err := rename(b.u.path, b.target)
-		if err != nil {
-			b.err = fmt.Errorf("blob/fs: publishing %s: %w", b.d, err)
-			continue
-		}
-		dir := filepath.Dir(b.target)
-		dirs = append(dirs, dir)
-		if created {
-			dirs = append(dirs, filepath.Dir(dir), filepath.Dir(filepath.Dir(dir)))
-		}
-		renamed = append(renamed, b)
-	}
-	if len(renamed) == 0 {
-		return
-	}
-	if err := syncDirs(p.root, dirs); err != nil {
+		var dirs []string
 		for _, b := range renamed {
-			b.err = fmt.Errorf("blob/fs: %w", err)
+			dirs = append(dirs, b.dirs...)
+		}
+		if p.ran != nil {
+			p.ran(len(waiting) + len(renamed))
+		}
+		err := p.sync(files, dirs)
+		for _, b := range renamed {
+			if err != nil {
+				b.err = fmt.Errorf("blob/fs: %w", err)
+			}
+			close(b.done)
+		}
+		renamed = renamed[:0]
+		for _, b := range waiting {
+			if err != nil {
+				b.err = fmt.Errorf("blob/fs: %w", err)
+				close(b.done)
+				continue
+			}
+			created, err := rename(b.u.path, b.target)
+			if err != nil {
+				b.err = fmt.Errorf("blob/fs: publishing %s: %w", b.d, err)
+				close(b.done)
+				continue
+			}
+			dir := filepath.Dir(b.target)
+			b.dirs = append(b.dirs, dir)
+			if created {
+				b.dirs = append(b.dirs, filepath.Dir(dir), filepath.Dir(filepath.Dir(dir)))
+			}
+			renamed = append(renamed, b)
 		}
 	}
+}
+
+// sync makes the files' data and metadata and the directories' entries durable: one fsync
+// when there is one of them, one sync of the whole filesystem otherwise.
+func (p *publisher) sync(files []*os.File, dirs []string) error {
+	switch {
+	case len(files)+len(dirs) == 0:
+		return nil
+	case len(files) == 1 && len(dirs) == 0:
+		return files[0].Sync()
+	case len(files) == 0 && len(dirs) == 1:
+		return syncDir(dirs[0])
+	}
+	return syncAll(p.root, files, dirs)
 }
 
 // rename moves from to to, creating to's directory (and reporting that it did) when it is the
@@ -150,18 +155,14 @@ func rename(from, to string) (created bool, err error) {
 	return false, err
 }
 
-// syncFilesEach makes each file's data and metadata durable, one fsync each.
-func syncFilesEach(files []*os.File) error {
+// syncEach makes each file and each distinct directory durable, one fsync each (where the
+// system has no syncfs).
+func syncEach(files []*os.File, dirs []string) error {
 	for _, f := range files {
 		if err := f.Sync(); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-// syncDirsEach makes the entries of each distinct directory durable, one fsync each.
-func syncDirsEach(dirs []string) error {
 	seen := make(map[string]bool, len(dirs))
 	for _, d := range dirs {
 		if seen[d] {

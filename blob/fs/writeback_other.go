@@ -8,6 +8,4 @@ func (u *upload) startWriteback(off, n int64) {}
 
 func adviseSequential(f *os.File) {}
 
-func syncFiles(root string, files []*os.File) error { return syncFilesEach(files) }
-
-func syncDirs(root string, dirs []string) error { return syncDirsEach(dirs) }
+func syncAll(root string, files []*os.File, dirs []string) error { return syncEach(files, dirs) }
