@@ -40,12 +40,30 @@ type Store interface {
 	// Walk calls fn for every stored blob, in no particular order.
 	Walk(ctx context.Context, fn func(d digest.Digest, size int64, modTime time.Time) error) error
 
-	// StartUpload begins a new upload with a fresh id.
-	StartUpload(ctx context.Context) (Upload, error)
-	// ResumeUpload reopens an upload in progress (also after a restart), or ErrUploadUnknown.
-	ResumeUpload(ctx context.Context, id string) (Upload, error)
-	// Uploads lists the ids of uploads in progress and when each was last written.
-	Uploads(ctx context.Context, fn func(id string, modTime time.Time) error) error
+	// StartUpload begins a new upload with a fresh id, bound to owner: an opaque label of 1
+	// to 40 characters from [0-9a-z-] (the registry binds an upload session to its
+	// repository this way), or "" for none. Its bytes are the session's state: it exists
+	// until it is committed, cancelled or expired.
+	StartUpload(ctx context.Context, owner string) (Upload, error)
+	// ResumeUpload reopens an upload in progress (also after a restart), or ErrUploadUnknown
+	// when there is none with that id and owner.
+	ResumeUpload(ctx context.Context, id, owner string) (Upload, error)
+	// Uploads lists the uploads in progress: id, owner and when it was last written.
+	Uploads(ctx context.Context, fn func(id, owner string, modTime time.Time) error) error
+}
+
+// ValidOwner reports whether owner may label an upload ("" included).
+func ValidOwner(owner string) bool {
+	if len(owner) > 40 {
+		return false
+	}
+	for i := 0; i < len(owner); i++ {
+		c := owner[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // Content is an open blob.

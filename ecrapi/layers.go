@@ -86,7 +86,7 @@ func (s *service) initiateLayerUpload(ctx context.Context, in *ecr.InitiateLayer
 	if err != nil {
 		return nil, err
 	}
-	up, err := s.Blobs.StartUpload(ctx)
+	up, err := s.Blobs.StartUpload(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (s *service) initiateLayerUpload(ctx context.Context, in *ecr.InitiateLayer
 		return nil, err
 	}
 	if err := s.Store.CreateUpload(ctx, store.Upload{ID: id, RepositoryID: t.repo.ID, StartedAt: s.Now()}); err != nil {
-		if up, rerr := s.Blobs.ResumeUpload(ctx, id); rerr == nil {
+		if up, rerr := s.Blobs.ResumeUpload(ctx, id, ""); rerr == nil {
 			_ = up.Cancel(context.WithoutCancel(ctx))
 		}
 		return nil, err
@@ -103,15 +103,36 @@ func (s *service) initiateLayerUpload(ctx context.Context, in *ecr.InitiateLayer
 	return &ecr.InitiateLayerUploadOutput{UploadId: aws.String(id), PartSize: aws.Int64(layerPartSize)}, nil
 }
 
-// session finds an upload of the target repository, locked, with its bytes open.
+// session finds an upload of the target repository, locked, with its bytes open. A session
+// that the registry route started (its bytes alone, bound to the repository) is recorded in
+// the metadata store when the ECR API first continues it, to count its parts.
 func (s *service) session(ctx context.Context, t target, uploadID *string) (store.Upload, blob.Upload, func(), error) {
 	if uploadID == nil || *uploadID == "" {
 		return store.Upload{}, nil, nil, missing("uploadId")
 	}
-	notFound := uploadNotFound(*uploadID, t.repo.Name, t.account)
-	unlock := s.uploads.lock(*uploadID)
-	u, err := s.Store.GetUpload(ctx, *uploadID)
-	if errors.Is(err, store.ErrUploadNotFound) || (err == nil && u.RepositoryID != t.repo.ID) {
+	id := *uploadID
+	notFound := uploadNotFound(id, t.repo.Name, t.account)
+	owner := store.UploadOwner(t.repo.ID)
+	unlock := s.uploads.lock(id)
+	u, err := s.Store.GetUpload(ctx, id)
+	if errors.Is(err, store.ErrUploadNotFound) {
+		up, rerr := s.Blobs.ResumeUpload(ctx, id, owner)
+		if rerr != nil {
+			unlock()
+			if errors.Is(rerr, blob.ErrUploadUnknown) {
+				return store.Upload{}, nil, nil, notFound
+			}
+			return store.Upload{}, nil, nil, rerr
+		}
+		u = store.Upload{ID: id, RepositoryID: t.repo.ID, StartedAt: s.Now()}
+		if err := s.Store.CreateUpload(ctx, u); err != nil {
+			up.Close()
+			unlock()
+			return store.Upload{}, nil, nil, err
+		}
+		return u, up, unlock, nil
+	}
+	if err == nil && u.RepositoryID != t.repo.ID {
 		unlock()
 		return store.Upload{}, nil, nil, notFound
 	}
@@ -119,9 +140,12 @@ func (s *service) session(ctx context.Context, t target, uploadID *string) (stor
 		unlock()
 		return store.Upload{}, nil, nil, err
 	}
-	up, err := s.Blobs.ResumeUpload(ctx, *uploadID)
+	up, err := s.Blobs.ResumeUpload(ctx, id, "")
 	if errors.Is(err, blob.ErrUploadUnknown) {
-		_ = s.Store.DeleteUpload(context.WithoutCancel(ctx), *uploadID)
+		up, err = s.Blobs.ResumeUpload(ctx, id, owner) // begun on the registry route
+	}
+	if errors.Is(err, blob.ErrUploadUnknown) {
+		_ = s.Store.DeleteUpload(context.WithoutCancel(ctx), id)
 		unlock()
 		return store.Upload{}, nil, nil, notFound
 	}

@@ -58,7 +58,7 @@ func pushUntilKilled(dir string) {
 				layer := make([]byte, 64<<10+int(time.Now().UnixNano()%(512<<10)))
 				rand.Read(layer)
 				ld := digest.FromBytes(layer)
-				u, err := blobs.StartUpload(ctx)
+				u, err := blobs.StartUpload(ctx, "")
 				if err != nil {
 					panic(err)
 				}
@@ -186,8 +186,8 @@ func TestKillDuringPushesLosesNothingAcknowledged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Uploads the kill interrupted can be resumed (re-hashed) or cancelled.
-	err = blobs.Uploads(ctx, func(id string, _ time.Time) error {
-		u, err := blobs.ResumeUpload(ctx, id)
+	err = blobs.Uploads(ctx, func(id, owner string, _ time.Time) error {
+		u, err := blobs.ResumeUpload(ctx, id, owner)
 		if err != nil {
 			t.Errorf("interrupted upload %s: %v", id, err)
 			return nil

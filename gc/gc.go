@@ -373,15 +373,30 @@ func (c *Collector) sweep(ctx context.Context, report func(d digest.Digest, size
 }
 
 // expireUploads cancels upload sessions (and upload bytes without a session) that nobody
-// wrote to for UploadMaxAge.
+// wrote to for UploadMaxAge. An upload bound to an owner (the registry's sessions: the bytes
+// are the session) expires with its bytes; one without (the ECR API's sessions, which keep
+// their parts in the metadata store) expires with its metadata session or, having none, by
+// its bytes alone.
 func (c *Collector) expireUploads(ctx context.Context, r *Report, dryRun bool) error {
 	cutoff := c.now().Add(-c.cfg.UploadMaxAge)
 	written := map[string]time.Time{}
-	if err := c.cfg.Blobs.Uploads(ctx, func(id string, modTime time.Time) error {
-		written[id] = modTime
+	type owned struct{ id, owner string }
+	var stale []owned
+	if err := c.cfg.Blobs.Uploads(ctx, func(id, owner string, modTime time.Time) error {
+		if owner == "" {
+			written[id] = modTime
+		} else if modTime.Before(cutoff) {
+			stale = append(stale, owned{id, owner})
+		}
 		return nil
 	}); err != nil {
 		return err
+	}
+	for _, u := range stale {
+		r.Uploads = append(r.Uploads, u.id)
+		if !dryRun {
+			c.cancelUpload(ctx, u.id, u.owner)
+		}
 	}
 	sessions, err := c.cfg.Store.ListUploads(ctx, cutoff)
 	if err != nil {
@@ -396,7 +411,7 @@ func (c *Collector) expireUploads(ctx context.Context, r *Report, dryRun bool) e
 		if dryRun {
 			continue
 		}
-		c.cancelUpload(ctx, u.ID)
+		c.cancelUpload(ctx, u.ID, "")
 		if err := c.cfg.Store.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, store.ErrUploadNotFound) {
 			return err
 		}
@@ -412,15 +427,15 @@ func (c *Collector) expireUploads(ctx context.Context, r *Report, dryRun bool) e
 		}
 		r.Uploads = append(r.Uploads, id)
 		if !dryRun {
-			c.cancelUpload(ctx, id)
+			c.cancelUpload(ctx, id, "")
 		}
 	}
 	sort.Strings(r.Uploads)
 	return nil
 }
 
-func (c *Collector) cancelUpload(ctx context.Context, id string) {
-	u, err := c.cfg.Blobs.ResumeUpload(ctx, id)
+func (c *Collector) cancelUpload(ctx context.Context, id, owner string) {
+	u, err := c.cfg.Blobs.ResumeUpload(ctx, id, owner)
 	if errors.Is(err, blob.ErrUploadUnknown) {
 		return
 	}

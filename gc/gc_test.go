@@ -93,7 +93,7 @@ func (e *env) commit(t testing.TB, p []byte) digest.Digest {
 	if err := e.meta.QueueBlobForReview(ctx, d, 0); err != nil {
 		t.Fatal(err)
 	}
-	u, err := e.blobs.StartUpload(ctx)
+	u, err := e.blobs.StartUpload(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestSweepQueuesUnknownOldBlobs(t *testing.T) {
 func TestStaleUploadsExpire(t *testing.T) {
 	e := newEnv(t, time.Hour)
 	start := func(age time.Duration, session bool) string {
-		u, err := e.blobs.StartUpload(ctx)
+		u, err := e.blobs.StartUpload(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,14 +310,14 @@ func TestStaleUploadsExpire(t *testing.T) {
 		}
 	}
 	for _, id := range []string{stale, staleNoSession} {
-		if _, err := e.blobs.ResumeUpload(ctx, id); !errors.Is(err, blob.ErrUploadUnknown) {
+		if _, err := e.blobs.ResumeUpload(ctx, id, ""); !errors.Is(err, blob.ErrUploadUnknown) {
 			t.Fatalf("stale upload %s still there: %v", id, err)
 		}
 	}
 	if _, err := e.meta.GetUpload(ctx, stale); !errors.Is(err, store.ErrUploadNotFound) {
 		t.Fatalf("stale session still there: %v", err)
 	}
-	u, err := e.blobs.ResumeUpload(ctx, fresh)
+	u, err := e.blobs.ResumeUpload(ctx, fresh, "")
 	if err != nil {
 		t.Fatalf("fresh upload cancelled: %v", err)
 	}
@@ -325,6 +325,51 @@ func TestStaleUploadsExpire(t *testing.T) {
 	if _, err := e.meta.GetUpload(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStaleRegistrySessionsExpire: the registry's sessions are their bytes alone, bound to
+// the repository; they expire when nobody wrote to them for UploadMaxAge.
+func TestStaleRegistrySessionsExpire(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	owner := store.UploadOwner(e.repo.ID)
+	start := func(age time.Duration) string {
+		u, err := e.blobs.StartUpload(ctx, owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Write([]byte("partial"))
+		u.Close()
+		at := time.Now().Add(-age)
+		if err := os.Chtimes(filepath.Join(e.dir, "blobs", "uploads", u.ID()[:2], u.ID()+"@"+owner), at, at); err != nil {
+			t.Fatal(err)
+		}
+		return u.ID()
+	}
+	stale, fresh := start(8*24*time.Hour), start(time.Minute)
+	c := e.collector()
+	dry, _ := c.DryRun(ctx)
+	if u, err := e.blobs.ResumeUpload(ctx, stale, owner); err != nil {
+		t.Fatalf("the dry run cancelled a session: %v", err)
+	} else {
+		u.Close()
+	}
+	r, err := c.Once(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rep := range []Report{dry, r} {
+		if len(rep.Uploads) != 1 || rep.Uploads[0] != stale {
+			t.Fatalf("uploads reported: %v", rep.Uploads)
+		}
+	}
+	if _, err := e.blobs.ResumeUpload(ctx, stale, owner); !errors.Is(err, blob.ErrUploadUnknown) {
+		t.Fatalf("stale session still there: %v", err)
+	}
+	u, err := e.blobs.ResumeUpload(ctx, fresh, owner)
+	if err != nil {
+		t.Fatalf("fresh session cancelled: %v", err)
+	}
+	u.Close()
 }
 
 func contains(list []string, s string) bool {

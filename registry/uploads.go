@@ -35,9 +35,12 @@ const maxAnonymousMountScan = 1000
 //	PUT    .../blobs/uploads/ID?digest=D      last bytes + commit        201, DIGEST_INVALID
 //	DELETE .../blobs/uploads/ID               cancel                     204
 //
-// A session is recorded in the metadata store with its repository (it survives restarts and
-// is only reachable through that repository); its bytes live in the blob store under the same
-// id. Bytes become visible only by Commit after the digest matched, then LinkBlob makes them
+// A session is its bytes in the blob store, bound to the repository's id (store.UploadOwner): it
+// survives restarts and is reachable only through that repository, and starting one writes
+// nothing to the metadata store (a metadata write per blob was a fifth of a small push's
+// cost). Sessions that the ECR API started (InitiateLayerUpload), or an earlier version of
+// Coffer, are recorded in the metadata store with their repository and continue here too.
+// Bytes become visible only by Commit after the digest matched, then LinkBlob makes them
 // part of the repository.
 
 // startUpload answers POST of /v2/ACCOUNT/NAME/blobs/uploads/.
@@ -76,16 +79,11 @@ func (h *Handler) startUpload(w http.ResponseWriter, r *http.Request, rt route) 
 		return h.uploadWhole(w, r, rt, repo, whole)
 	}
 
-	ctx := r.Context()
-	up, err := h.blobs.StartUpload(ctx)
+	up, err := h.blobs.StartUpload(r.Context(), store.UploadOwner(repo.ID))
 	if err != nil {
 		return err
 	}
 	id := up.ID()
-	if err := h.meta.CreateUpload(ctx, store.Upload{ID: id, RepositoryID: repo.ID, StartedAt: h.now()}); err != nil {
-		_ = up.Cancel(detach(ctx))
-		return err
-	}
 	if err := up.Close(); err != nil {
 		return err
 	}
@@ -192,7 +190,7 @@ func (h *Handler) anonymousMountSource(r *http.Request, account string, d digest
 // uploadWhole answers POST .../blobs/uploads/?digest=D: the body is the whole blob.
 func (h *Handler) uploadWhole(w http.ResponseWriter, r *http.Request, rt route, repo store.Repository, d digest.Digest) error {
 	ctx := r.Context()
-	up, err := h.blobs.StartUpload(ctx)
+	up, err := h.blobs.StartUpload(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -210,46 +208,71 @@ func (h *Handler) uploadWhole(w http.ResponseWriter, r *http.Request, rt route, 
 	return nil
 }
 
+// openedUpload is an upload session opened for a request.
+type openedUpload struct {
+	repo store.Repository
+	up   blob.Upload
+	// session is the id of the session's record in the metadata store, for a session the
+	// ECR API (or an earlier version) started; "" for the registry's own.
+	session string
+	unlock  func()
+}
+
 // openUpload finds the route's upload session, checks that it belongs to the route's
 // repository and locks it. The caller must call unlock, and Close (or Commit, or Cancel)
 // the upload.
-func (h *Handler) openUpload(r *http.Request, rt route) (store.Repository, blob.Upload, func(), error) {
+func (h *Handler) openUpload(r *http.Request, rt route) (openedUpload, error) {
 	ctx := r.Context()
 	repo, err := h.repository(r, rt, false)
 	if err != nil {
-		return store.Repository{}, nil, nil, err
-	}
-	session, err := h.meta.GetUpload(ctx, rt.upload)
-	if errors.Is(err, store.ErrUploadNotFound) || (err == nil && session.RepositoryID != repo.ID) {
-		return store.Repository{}, nil, nil, uploadUnknown(rt.upload)
-	}
-	if err != nil {
-		return store.Repository{}, nil, nil, err
+		return openedUpload{}, err
 	}
 	unlock := h.uploads.lock(rt.upload)
-	up, err := h.blobs.ResumeUpload(ctx, rt.upload)
+	up, err := h.blobs.ResumeUpload(ctx, rt.upload, store.UploadOwner(repo.ID))
+	if err == nil {
+		return openedUpload{repo: repo, up: up, unlock: unlock}, nil
+	}
+	unlock()
+	if !errors.Is(err, blob.ErrUploadUnknown) {
+		return openedUpload{}, err
+	}
+	return h.openRecordedUpload(r, rt, repo)
+}
+
+// openRecordedUpload opens a session recorded in the metadata store.
+func (h *Handler) openRecordedUpload(r *http.Request, rt route, repo store.Repository) (openedUpload, error) {
+	ctx := r.Context()
+	session, err := h.meta.GetUpload(ctx, rt.upload)
+	if errors.Is(err, store.ErrUploadNotFound) || (err == nil && session.RepositoryID != repo.ID) {
+		return openedUpload{}, uploadUnknown(rt.upload)
+	}
+	if err != nil {
+		return openedUpload{}, err
+	}
+	unlock := h.uploads.lock(rt.upload)
+	up, err := h.blobs.ResumeUpload(ctx, rt.upload, "")
 	if errors.Is(err, blob.ErrUploadUnknown) {
 		// The session outlived its bytes (cancelled or committed concurrently, or expired).
 		_ = h.meta.DeleteUpload(detach(ctx), rt.upload)
 		unlock()
-		return store.Repository{}, nil, nil, uploadUnknown(rt.upload)
+		return openedUpload{}, uploadUnknown(rt.upload)
 	}
 	if err != nil {
 		unlock()
-		return store.Repository{}, nil, nil, err
+		return openedUpload{}, err
 	}
-	return repo, up, unlock, nil
+	return openedUpload{repo: repo, up: up, session: rt.upload, unlock: unlock}, nil
 }
 
 // uploadStatus answers GET of an upload: how many bytes arrived.
 func (h *Handler) uploadStatus(w http.ResponseWriter, r *http.Request, rt route) error {
-	_, up, unlock, err := h.openUpload(r, rt)
+	o, err := h.openUpload(r, rt)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	size := up.Size()
-	if err := up.Close(); err != nil {
+	defer o.unlock()
+	size := o.up.Size()
+	if err := o.up.Close(); err != nil {
 		return err
 	}
 	uploadAccepted(w, rt, rt.upload, size, http.StatusNoContent)
@@ -258,14 +281,14 @@ func (h *Handler) uploadStatus(w http.ResponseWriter, r *http.Request, rt route)
 
 // patchUpload answers PATCH of an upload: append one chunk (Content-Range) or a stream.
 func (h *Handler) patchUpload(w http.ResponseWriter, r *http.Request, rt route) error {
-	_, up, unlock, err := h.openUpload(r, rt)
+	o, err := h.openUpload(r, rt)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	err = h.appendChunk(r, rt, up)
-	size := up.Size()
-	if cerr := up.Close(); err == nil {
+	defer o.unlock()
+	err = h.appendChunk(r, rt, o.up)
+	size := o.up.Size()
+	if cerr := o.up.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -282,21 +305,21 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rt rout
 	if !ok {
 		return digestInvalid("the digest parameter is missing or invalid: %q", s)
 	}
-	repo, up, unlock, err := h.openUpload(r, rt)
+	o, err := h.openUpload(r, rt)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	if err := h.appendChunk(r, rt, up); err != nil {
-		_ = up.Close()
+	defer o.unlock()
+	if err := h.appendChunk(r, rt, o.up); err != nil {
+		_ = o.up.Close()
 		return err
 	}
 	ctx := r.Context()
-	if err := h.commit(ctx, repo, up, d, rt.upload); err != nil {
-		if isDigestError(err) { // Commit discarded the bytes: the session is over
-			_ = h.meta.DeleteUpload(detach(ctx), rt.upload)
-		} else {
-			_ = up.Close()
+	if err := h.commit(ctx, o.repo, o.up, d, o.session); err != nil {
+		if !isDigestError(err) {
+			_ = o.up.Close()
+		} else if o.session != "" { // Commit discarded the bytes: the session is over
+			_ = h.meta.DeleteUpload(detach(ctx), o.session)
 		}
 		return err
 	}
@@ -306,16 +329,20 @@ func (h *Handler) completeUpload(w http.ResponseWriter, r *http.Request, rt rout
 
 // cancelUpload answers DELETE of an upload.
 func (h *Handler) cancelUpload(w http.ResponseWriter, r *http.Request, rt route) error {
-	_, up, unlock, err := h.openUpload(r, rt)
+	o, err := h.openUpload(r, rt)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer o.unlock()
 	ctx := detach(r.Context())
-	if err := up.Cancel(ctx); err != nil && !errors.Is(err, blob.ErrUploadUnknown) {
+	if err := o.up.Cancel(ctx); err != nil && !errors.Is(err, blob.ErrUploadUnknown) {
 		return err
 	}
-	if err := h.meta.DeleteUpload(ctx, rt.upload); err != nil && !errors.Is(err, store.ErrUploadNotFound) {
+	if o.session == "" {
+		noBody(w, http.StatusNoContent)
+		return nil
+	}
+	if err := h.meta.DeleteUpload(ctx, o.session); err != nil && !errors.Is(err, store.ErrUploadNotFound) {
 		return err
 	}
 	noBody(w, http.StatusNoContent)

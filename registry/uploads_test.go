@@ -297,7 +297,7 @@ func TestDisconnectMidUpload(t *testing.T) {
 
 func countBlobUploads(t *testing.T, tr *testRegistry) int {
 	n := 0
-	if err := tr.blobs.Uploads(context.Background(), func(string, time.Time) error { n++; return nil }); err != nil {
+	if err := tr.blobs.Uploads(context.Background(), func(string, string, time.Time) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -191,4 +192,11 @@ type Store interface {
 	BlobReferenced(ctx context.Context, d digest.Digest) (bool, error)
 
 	Close() error
+}
+
+// UploadOwner labels the bytes of repository repoID's upload sessions in the blob store
+// (blob.Store.StartUpload): the registry's sessions are their bytes alone, bound to their
+// repository this way.
+func UploadOwner(repoID int64) string {
+	return strconv.FormatInt(repoID, 10)
 }

@@ -4,15 +4,16 @@
 // Layout under the directory given to New:
 //
 //	blobs/<algorithm>/<first two hex digits>/<hex>   verified content (sha256 or sha512)
-//	uploads/<first two hex digits>/<uuid>             bytes received so far
-//	uploads/<first two hex digits>/<uuid>.hashstate   sha256 state and the offset it covers
+//	uploads/<first two hex digits>/<uuid>[@<owner>]   bytes received so far
+//	uploads/<first two hex digits>/<that>.hashstate   sha256 state and the offset it covers
 //	                                                  (uploads of 1 MiB or more)
 //	trash/<hex>.<uuid>                                a blob being deleted (moved aside first;
 //	                                                  put back by New after a crash)
 //
 // Every path is built from a digest that passed validation (known algorithm, lowercase hex of
 // the algorithm's length) or from an upload id that parses as a canonical UUID, so no name or
-// reference from a request can reach outside the directory.
+// reference from a request can reach outside the directory (an upload's owner is limited to
+// [0-9a-z-]).
 //
 // An upload is one file, not a directory, and uploads are spread over 256 subdirectories:
 // every create, rename and unlink locks its parent directory, and with one shared directory
@@ -117,14 +118,14 @@ func (s *Store) removeOrphanStates() {
 		dir := filepath.Join(base, shard.Name())
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			id, ok := strings.CutSuffix(e.Name(), stateSuffix)
+			name, ok := strings.CutSuffix(e.Name(), stateSuffix)
 			if !ok {
 				continue
 			}
-			if _, err := parseID(id); err != nil {
+			if _, _, err := parseName(name); err != nil {
 				continue
 			}
-			if _, err := os.Lstat(filepath.Join(dir, id)); errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
 				os.Remove(filepath.Join(dir, e.Name()))
 			}
 		}
@@ -146,7 +147,7 @@ func (s *Store) convertOldUploads() error {
 			continue
 		}
 		old := filepath.Join(dir, id)
-		data := s.uploadPath(id)
+		data := s.uploadPath(id, "")
 		if err := os.MkdirAll(filepath.Dir(data), 0o750); err != nil {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
@@ -165,9 +166,22 @@ func (s *Store) convertOldUploads() error {
 	return nil
 }
 
-// uploadPath is the data file of upload id (a canonical UUID).
-func (s *Store) uploadPath(id string) string {
-	return filepath.Join(s.root, uploadsDir, id[:2], id)
+// uploadPath is the data file of upload id (a canonical UUID) bound to owner (valid).
+func (s *Store) uploadPath(id, owner string) string {
+	name := id
+	if owner != "" {
+		name += "@" + owner
+	}
+	return filepath.Join(s.root, uploadsDir, id[:2], name)
+}
+
+// parseName splits an upload's file name into its id and owner.
+func parseName(name string) (id, owner string, err error) {
+	id, owner, _ = strings.Cut(name, "@")
+	if _, err := parseID(id); err != nil || !blob.ValidOwner(owner) || strings.HasSuffix(name, "@") {
+		return "", "", blob.ErrUploadUnknown
+	}
+	return id, owner, nil
 }
 
 // recoverTrash puts back blobs that a DeleteUnused interrupted by a crash left aside: the
@@ -302,7 +316,7 @@ func (s *Store) Put(ctx context.Context, d digest.Digest, p []byte) error {
 	if d.Algorithm().FromBytes(p) != d {
 		return blob.ErrDigestMismatch
 	}
-	u, err := s.StartUpload(ctx)
+	u, err := s.StartUpload(ctx, "")
 	if err != nil {
 		return err
 	}
@@ -407,8 +421,8 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64, m
 	return nil
 }
 
-// Uploads lists uploads in progress with the time their data was last written.
-func (s *Store) Uploads(ctx context.Context, fn func(id string, modTime time.Time) error) error {
+// Uploads lists uploads in progress with their owner and the time their data was last written.
+func (s *Store) Uploads(ctx context.Context, fn func(id, owner string, modTime time.Time) error) error {
 	base := filepath.Join(s.root, uploadsDir)
 	shards, err := os.ReadDir(base)
 	if err != nil {
@@ -426,7 +440,7 @@ func (s *Store) Uploads(ctx context.Context, fn func(id string, modTime time.Tim
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			id, err := parseID(e.Name())
+			id, owner, err := parseName(e.Name())
 			if err != nil || id[:2] != shard.Name() {
 				continue
 			}
@@ -434,7 +448,7 @@ func (s *Store) Uploads(ctx context.Context, fn func(id string, modTime time.Tim
 			if err != nil {
 				continue // committed or cancelled meanwhile
 			}
-			if err := fn(id, fi.ModTime()); err != nil {
+			if err := fn(id, owner, fi.ModTime()); err != nil {
 				return err
 			}
 		}
@@ -451,10 +465,13 @@ func parseID(id string) (string, error) {
 	return id, nil
 }
 
-// StartUpload creates a new upload.
-func (s *Store) StartUpload(ctx context.Context) (blob.Upload, error) {
+// StartUpload creates a new upload bound to owner.
+func (s *Store) StartUpload(ctx context.Context, owner string) (blob.Upload, error) {
+	if !blob.ValidOwner(owner) {
+		return nil, fmt.Errorf("blob/fs: invalid upload owner %q", owner)
+	}
 	id := uuid.NewString()
-	path := s.uploadPath(id)
+	path := s.uploadPath(id, owner)
 	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if errors.Is(err, fs.ErrNotExist) { // the shard's first upload
 		if err := os.Mkdir(filepath.Dir(path), 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -470,11 +487,11 @@ func (s *Store) StartUpload(ctx context.Context) (blob.Upload, error) {
 
 // ResumeUpload reopens an upload, restoring its hash state or re-hashing its data when the
 // saved state does not cover exactly the bytes on disk (after a crash).
-func (s *Store) ResumeUpload(ctx context.Context, id string) (blob.Upload, error) {
-	if _, err := parseID(id); err != nil {
-		return nil, err
+func (s *Store) ResumeUpload(ctx context.Context, id, owner string) (blob.Upload, error) {
+	if _, err := parseID(id); err != nil || !blob.ValidOwner(owner) {
+		return nil, blob.ErrUploadUnknown
 	}
-	path := s.uploadPath(id)
+	path := s.uploadPath(id, owner)
 	f, err := openFile(path, os.O_RDWR, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
