@@ -156,6 +156,8 @@ type Store interface {
 	// MarkPulled records a pull time for ECR's lastRecordedPullTime (may be coarse, batched).
 	MarkPulled(ctx context.Context, repoID int64, d digest.Digest, at time.Time) error
 
+	// CreateUpload records a layer upload session of the ECR API, which counts its parts here.
+	// (The registry route's sessions are the blob store's uploads bound to UploadOwner.)
 	CreateUpload(ctx context.Context, u Upload) error
 	GetUpload(ctx context.Context, id string) (Upload, error)
 	DeleteUpload(ctx context.Context, id string) error
