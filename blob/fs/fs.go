@@ -94,7 +94,6 @@ func New(dir string) (*Store, error) {
 		}
 	}
 	s := &Store{root: dir, now: time.Now}
-	s.pub.root = dir
 	if err := s.recoverTrash(); err != nil {
 		return nil, err
 	}

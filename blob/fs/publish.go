@@ -23,7 +23,6 @@ import (
 // A goroutine runs the syncs while there is work and ends when there is none. Callers hold
 // their digest's lock while they wait, so a batch never holds one digest twice.
 type publisher struct {
-	root    string
 	mu      sync.Mutex
 	queue   []*publication // verified, waiting for their data to be synced
 	running bool
@@ -139,7 +138,7 @@ func (p *publisher) sync(files []*os.File, dirs []string) error {
 	case len(files) == 0 && len(dirs) == 1:
 		return syncDir(dirs[0])
 	}
-	return syncAll(p.root, files, dirs)
+	return syncAll(files, dirs)
 }
 
 // rename moves from to to, creating to's directory (and reporting that it did) when it is the

@@ -25,16 +25,12 @@ func adviseSequential(f *os.File) {
 // an fsync per file and per directory (registry BenchmarkSmallBlobPush), and fsyncs issued
 // one after another were no faster than before. syncfs also writes whatever else is dirty on
 // that filesystem: give the data directory a filesystem of its own when other programs write
-// much to the one it is on.
-func syncAll(root string, files []*os.File, dirs []string) error {
+// much to the one it is on. The publisher calls it with two or more files and directories.
+func syncAll(files []*os.File, dirs []string) error {
 	if len(files) > 0 {
 		return syncfs(files[0])
 	}
-	name := root
-	if len(dirs) > 0 {
-		name = dirs[0]
-	}
-	f, err := openFile(name, os.O_RDONLY, 0)
+	f, err := openFile(dirs[0], os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}

@@ -8,4 +8,4 @@ func (u *upload) startWriteback(off, n int64) {}
 
 func adviseSequential(f *os.File) {}
 
-func syncAll(root string, files []*os.File, dirs []string) error { return syncEach(files, dirs) }
+func syncAll(files []*os.File, dirs []string) error { return syncEach(files, dirs) }
