@@ -73,7 +73,7 @@ type Content interface {
 }
 
 // Upload is an upload in progress. It is hashed while it streams; Commit verifies the
-// digest and publishes the content atomically (fsync, then rename).
+// digest and publishes the content atomically, once it is durable.
 type Upload interface {
 	ID() string
 	// Size is the number of bytes received so far.
@@ -82,7 +82,9 @@ type Upload interface {
 	Write(p []byte) (int, error)
 	// ReadFrom appends everything r yields (used for request bodies; may avoid copies).
 	ReadFrom(r io.Reader) (int64, error)
-	// Commit checks that the content has digest d and makes it visible under d. It returns
+	// Commit checks that the content has digest d and makes it visible under d. When it
+	// returns, the blob is durable: after a crash it is under d again once the store is
+	// opened (the content never shows under d before it is complete and durable). It returns
 	// ErrDigestMismatch (and the upload is discarded) when the content differs. When the blob
 	// already exists the upload is discarded, and the existing blob counts as published now
 	// (DeleteUnused will not remove it).

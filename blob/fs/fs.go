@@ -1,5 +1,5 @@
 // Package fs is the filesystem blob store: verified content under its digest, uploads in
-// progress beside it, published only by fsync and an atomic rename.
+// progress beside it, published only once the content is durable.
 //
 // Layout under the directory given to New:
 //
@@ -7,6 +7,8 @@
 //	uploads/<first two hex digits>/<uuid>[@<owner>]   bytes received so far
 //	uploads/<first two hex digits>/<that>.hashstate   sha256 state and the offset it covers
 //	                                                  (uploads of 1 MiB or more)
+//	publishing/<algorithm>-<hex>.<uuid>               a verified upload being published (its
+//	                                                  blob is linked to it; see publisher)
 //	trash/<hex>.<uuid>                                a blob being deleted (moved aside first;
 //	                                                  put back by New after a crash)
 //
@@ -19,8 +21,10 @@
 // every create, rename and unlink locks its parent directory, and with one shared directory
 // concurrent small pushes queued on that lock.
 //
-// Publication is batched (see publisher): uploads that finish together are made durable by
-// one sync of the filesystem, renamed, and their names made durable by one more.
+// Publication is batched (see publisher): uploads that finish together are moved to their
+// pending names, made durable by one sync of the filesystem and linked under their digests;
+// the next sync makes those names durable and the pending names are removed. After a crash,
+// New publishes again every pending name whose data matches its digest.
 //
 // Publication and deletion: Commit and Put set the blob file's modification time to the time
 // of publication (also when the blob already existed), holding a per-digest lock. DeleteUnused
@@ -55,6 +59,7 @@ const (
 	blobsDir    = "blobs"
 	uploadsDir  = "uploads"
 	trashDir    = "trash"
+	pubDir      = "publishing"
 	stateSuffix = ".hashstate"
 
 	// bufferSize is the copy buffer for uploads: big enough that hashing and writing run in
@@ -88,13 +93,16 @@ var _ blob.Store = (*Store)(nil)
 
 // New opens (creating when needed) a blob store rooted at dir.
 func New(dir string) (*Store, error) {
-	for _, sub := range []string{blobsDir, uploadsDir, trashDir} {
+	for _, sub := range []string{blobsDir, uploadsDir, trashDir, pubDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return nil, fmt.Errorf("blob/fs: %w", err)
 		}
 	}
-	s := &Store{root: dir, now: time.Now}
+	s := &Store{root: dir, now: time.Now, pub: publisher{dir: filepath.Join(dir, pubDir), wake: make(chan struct{}, 1)}}
 	if err := s.recoverTrash(); err != nil {
+		return nil, err
+	}
+	if err := s.recoverPublishing(); err != nil {
 		return nil, err
 	}
 	if err := s.convertOldUploads(); err != nil {
@@ -213,6 +221,97 @@ func (s *Store) recoverTrash() error {
 		}
 	}
 	return nil
+}
+
+// pendingPath is the name a verified upload has while it is published under d.
+func (s *Store) pendingPath(d digest.Digest, id string) string {
+	return filepath.Join(s.root, pubDir, string(d.Algorithm())+"-"+d.Encoded()+"."+id)
+}
+
+// parsePending returns the digest a pending name is published under.
+func parsePending(name string) (digest.Digest, bool) {
+	base, id, _ := strings.Cut(name, ".")
+	alg, hex, _ := strings.Cut(base, "-")
+	d := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
+	if _, err := parseID(id); err != nil || checkDigest(d) != nil {
+		return "", false
+	}
+	return d, true
+}
+
+// recoverPublishing finishes the publications a crash interrupted. A pending name whose blob
+// is there is removed. One whose blob is not is linked again when its data matches its
+// digest, and removed when it does not (the crash came before the sync of its data, so the
+// push was never acknowledged). The blobs' names are made durable before the pending names go.
+func (s *Store) recoverPublishing() error {
+	dir := filepath.Join(s.root, pubDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
+	var relink []string
+	var relinked, remove []string
+	var targets []string
+	for _, e := range entries {
+		pending := filepath.Join(dir, e.Name())
+		d, ok := parsePending(e.Name())
+		if !ok {
+			remove = append(remove, pending)
+			continue
+		}
+		target, _ := s.blobPath(d)
+		if _, err := os.Stat(target); err == nil {
+			remove = append(remove, pending)
+			continue
+		}
+		match, err := fileHasDigest(pending, d)
+		if err != nil {
+			return err
+		}
+		if !match {
+			remove = append(remove, pending)
+			continue
+		}
+		relink, targets = append(relink, pending), append(targets, target)
+	}
+	if len(relink) > 0 {
+		// The data first (another process sharing the directory may not have synced it
+		// yet), then the names, then the pending names may go.
+		if err := syncAll(nil, []string{s.root}); err != nil {
+			return fmt.Errorf("blob/fs: %w", err)
+		}
+		for i, pending := range relink {
+			if _, err := place(os.Link, pending, targets[i]); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("blob/fs: publishing %s again: %w", filepath.Base(targets[i]), err)
+			}
+			relinked = append(relinked, pending)
+		}
+		if err := syncAll(nil, []string{s.root}); err != nil {
+			return fmt.Errorf("blob/fs: %w", err)
+		}
+	}
+	for _, p := range append(remove, relinked...) {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("blob/fs: %w", err)
+		}
+	}
+	return nil
+}
+
+// fileHasDigest reports whether the file's content has digest d.
+func fileHasDigest(path string, d digest.Digest) (bool, error) {
+	f, err := openFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return false, fmt.Errorf("blob/fs: %w", err)
+	}
+	defer f.Close()
+	v := d.Verifier()
+	bp := bufferPool.Get().(*[]byte)
+	defer bufferPool.Put(bp)
+	if _, err := io.CopyBuffer(v, f, *bp); err != nil {
+		return false, fmt.Errorf("blob/fs: %w", err)
+	}
+	return v.Verified(), nil
 }
 
 // blobPath returns the path of a digest, or an error for anything that is not a valid digest
@@ -732,13 +831,50 @@ func (u *upload) publish(d digest.Digest, target string) error {
 	mu := s.lock(d)
 	mu.Lock()
 	defer mu.Unlock()
-	pb := &publication{u: u, d: d, target: target, now: s.now()}
-	if err := s.pub.publish(pb); err != nil {
+	now := s.now()
+	if u.touchExisting(target, now) {
+		u.discard()
+		return nil
+	}
+	pb, err := u.prepare(d, target, now)
+	if err != nil {
+		return err
+	}
+	return u.finish(pb, s.pub.publish(pb), now)
+}
+
+// touchExisting reports whether the blob is already at target, touching it.
+func (u *upload) touchExisting(target string, now time.Time) bool {
+	fi, err := os.Stat(target)
+	return err == nil && fi.Size() == u.size && os.Chtimes(target, now, now) == nil
+}
+
+// prepare stamps the data with the time of publication and moves it to its pending name.
+func (u *upload) prepare(d digest.Digest, target string, now time.Time) (*publication, error) {
+	if err := os.Chtimes(u.path, now, now); err != nil {
+		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	pending := u.store.pendingPath(d, u.id)
+	if err := os.Rename(u.path, pending); err != nil {
+		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	return &publication{f: u.f, pending: pending, target: target}, nil
+}
+
+// finish ends the upload after its publication: a failed one is an upload again (it can be
+// resumed), one whose blob appeared meanwhile is discarded.
+func (u *upload) finish(pb *publication, err error, now time.Time) error {
+	if err != nil {
+		if rerr := os.Rename(pb.pending, u.path); rerr != nil {
+			u.done = true // its data is lost to the upload; New finishes or drops the pending name
+			u.f.Close()
+			u.removeState()
+		}
 		return err
 	}
 	if pb.exists {
-		u.discard()
-		return nil
+		os.Chtimes(pb.target, now, now)
+		os.Remove(pb.pending)
 	}
 	u.done = true
 	u.f.Close()

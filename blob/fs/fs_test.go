@@ -767,6 +767,10 @@ func TestConcurrentPublicationsInBatches(t *testing.T) {
 	if left != 0 {
 		t.Fatalf("%d upload files left", left)
 	}
+	waitIdle(t, s)
+	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
+		t.Fatalf("%d pending names left", len(left))
+	}
 	mu.Lock() // the last round may still be running: a publication that found its blob there returns before it
 	defer mu.Unlock()
 	if biggest < 2 {
@@ -774,12 +778,17 @@ func TestConcurrentPublicationsInBatches(t *testing.T) {
 	}
 }
 
-// TestBatchMemberFailsAlone runs one batch in which one publication cannot be renamed (its
-// prefix directory is a file): it alone fails and stays an upload; the others are published,
-// and every one is answered.
+// TestBatchMemberFailsAlone runs one batch in which one publication cannot be linked (its
+// prefix directory is a file): it alone fails and is an upload again; the others are
+// published, and every one is answered.
 func TestBatchMemberFailsAlone(t *testing.T) {
-	s, _ := newStore(t)
-	var batch []*publication
+	s, dir := newStore(t)
+	type member struct {
+		u  *upload
+		pb *publication
+		d  digest.Digest
+	}
+	var batch []member
 	var blocked digest.Digest
 	for i := range 4 {
 		p := randomBytes(t, 5000+i)
@@ -800,33 +809,152 @@ func TestBatchMemberFailsAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		batch = append(batch, &publication{u: u.(*upload), d: d, target: target, now: time.Now(), done: make(chan struct{})})
+		pb, err := u.(*upload).prepare(d, target, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb.done = make(chan struct{})
+		batch = append(batch, member{u.(*upload), pb, d})
 	}
 	// Queued together before the syncing goroutine runs: one round takes them all.
-	s.pub.queue, s.pub.running = batch, true
-	s.pub.run()
-	for _, b := range batch {
-		select {
-		case <-b.done:
-		default:
-			t.Fatalf("publication of %s not answered", b.d)
-		}
+	for _, m := range batch {
+		s.pub.queue = append(s.pub.queue, m.pb)
 	}
-	for _, b := range batch {
-		_, statErr := s.Stat(ctx, b.d)
-		if b.d == blocked {
-			if b.err == nil || statErr == nil {
-				t.Fatalf("blocked publication: err %v, stat %v", b.err, statErr)
+	s.pub.running = true
+	s.pub.run()
+	for _, m := range batch {
+		select {
+		case <-m.pb.done:
+		default:
+			t.Fatalf("publication of %s not answered", m.d)
+		}
+		m.u.finish(m.pb, m.pb.err, time.Now())
+	}
+	for _, m := range batch {
+		_, statErr := s.Stat(ctx, m.d)
+		if m.d == blocked {
+			if m.pb.err == nil || statErr == nil {
+				t.Fatalf("blocked publication: err %v, stat %v", m.pb.err, statErr)
 			}
-			if _, err := os.Stat(b.u.path); err != nil {
+			if _, err := os.Stat(m.u.path); err != nil {
 				t.Fatalf("the failed upload's data is gone: %v", err)
 			}
 			continue
 		}
-		if b.err != nil || statErr != nil {
-			t.Fatalf("publication of %s: err %v, stat %v", b.d, b.err, statErr)
+		if m.pb.err != nil || statErr != nil {
+			t.Fatalf("publication of %s: err %v, stat %v", m.d, m.pb.err, statErr)
 		}
 	}
+	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
+		t.Fatalf("pending names left after the names were synced: %v", left)
+	}
+}
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestCrashAfterDataSyncRepublished: a crash after a publication's data and pending name
+// were synced but before its blob's name was (the push may have been acknowledged) leaves
+// a pending name without a blob; New links the blob again and removes the pending name.
+// Pending names whose data does not match (the crash came before the data sync), whose
+// blob is there, or that are not pending names at all are removed.
+func TestCrashAfterDataSyncRepublished(t *testing.T) {
+	s, dir := newStore(t)
+	good := randomBytes(t, 70000)
+	torn := randomBytes(t, 70000)
+	done := randomBytes(t, 1000)
+	if err := s.Put(ctx, digest.FromBytes(done), done); err != nil {
+		t.Fatal(err)
+	}
+	write := func(d digest.Digest, p []byte) string {
+		path := s.pendingPath(d, "0b0e7d62-5c1d-4d0e-9a53-6a4a2b0f3c11")
+		if err := os.WriteFile(path, p, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write(digest.FromBytes(good), good)
+	write(digest.FromBytes(torn), make([]byte, len(torn))) // data never reached the disk
+	write(digest.FromBytes(done), done)
+	stray := filepath.Join(dir, pubDir, "not-a-pending-name")
+	os.WriteFile(stray, nil, 0o640)
+	sha512 := digest.SHA512.FromBytes(good)
+	write(sha512, good)
+
+	s, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s, digest.FromBytes(good)), good) {
+		t.Fatal("republished blob differs")
+	}
+	if !bytes.Equal(readAll(t, s, sha512), good) {
+		t.Fatal("republished sha512 blob differs")
+	}
+	if !bytes.Equal(readAll(t, s, digest.FromBytes(done)), done) {
+		t.Fatal("published blob differs")
+	}
+	if _, err := s.Stat(ctx, digest.FromBytes(torn)); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("torn pending blob published: %v", err)
+	}
+	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
+		t.Fatalf("pending names left: %v", left)
+	}
+}
+
+// TestPublicationLinksBeforeNamesAreSynced: a publication returns once its data is synced and
+// its blob linked; its pending name is removed only by the next sync, which runs without
+// anybody waiting for it.
+func TestPublicationLinksBeforeNamesAreSynced(t *testing.T) {
+	s, dir := newStore(t)
+	var mu sync.Mutex
+	var rounds []int
+	s.pub.ran = func(n int) {
+		mu.Lock()
+		rounds = append(rounds, n)
+		mu.Unlock()
+	}
+	p := randomBytes(t, 3000)
+	if err := s.Put(ctx, digest.FromBytes(p), p); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s, digest.FromBytes(p)), p) {
+		t.Fatal("blob differs")
+	}
+	waitIdle(t, s)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(rounds) != 2 {
+		t.Fatalf("rounds %v: want the data's sync, then the names'", rounds)
+	}
+	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
+		t.Fatalf("pending names left: %v", left)
+	}
+}
+
+// waitIdle waits until the publisher's goroutine has ended.
+func waitIdle(t *testing.T, s *Store) {
+	t.Helper()
+	for range 1000 {
+		s.pub.mu.Lock()
+		running := s.pub.running
+		s.pub.mu.Unlock()
+		if !running {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("the publisher never went idle")
 }
 
 // TestUploadOwner: an upload bound to an owner is found only with that owner, listed with

@@ -8,37 +8,49 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-
-	"github.com/opencontainers/go-digest"
 )
 
-// publisher makes verified uploads visible in batches. Making one blob durable costs a sync
-// of its data before the rename and one of its directory after it, each a round trip to the
-// device. Uploads that finish while a sync runs wait and go together in the next one, and
-// each sync serves two batches: it makes the data of the uploads that arrived durable and the
-// names of the batch renamed after the previous sync. So in a steady stream of pushes there
-// is one sync of the filesystem per batch (syncfs; an fsync of the file or directory when
-// there is just one), and every publication returns after two.
+// publisher makes verified uploads durable in batches.
 //
-// A goroutine runs the syncs while there is work and ends when there is none. Callers hold
-// their digest's lock while they wait, so a batch never holds one digest twice.
+// Before it queues, a publication moves its data to its pending name under publishing/,
+// which records the digest. One sync then makes the data and the pending name durable, and
+// the blob's name is created as a hard link to the pending one: the publication is done, its
+// name is durable through the pending one. The next sync makes the blob names durable, after
+// which the pending names are removed. After a crash in between, New finds the pending name,
+// checks the data against its digest and creates the blob's name again (recoverPublishing).
+// So a publication waits for one sync, and in a steady stream of pushes each sync serves two
+// batches: the data of the uploads that arrived and the names linked after the sync before.
+// Nobody waits for the names, so when no upload is waiting they are synced only after
+// namesDelay: an upload that arrives meanwhile (the next layer of a push) takes them along
+// in its own sync instead of queueing behind a sync of names.
+//
+// Uploads that arrive while a sync runs go together in the next one. It is one syncfs of the
+// filesystem (one fsync when there is a single directory and nothing else). A goroutine runs
+// the syncs while there is work and ends when there is none. Callers hold their digest's
+// lock while they wait, so a batch never holds one digest twice.
+//
+// Where the filesystem has no hard links, the pending name is renamed to the blob's instead,
+// and that publication waits for the next sync too.
 type publisher struct {
+	dir     string        // publishing/
+	wake    chan struct{} // signalled when a publication is queued while the goroutine runs
 	mu      sync.Mutex
-	queue   []*publication // verified, waiting for their data to be synced
+	queue   []*publication // waiting for their data to be synced
 	running bool
-	ran     func(n int) // tests: called with each sync's number of publications
+	ran     func(n int) // tests: called with each sync's number of publications and names
 }
 
-// publication is one upload waiting to be published under its digest.
+// namesDelay is how long linked names wait for a sync that an upload would run anyway.
+const namesDelay = 20 * time.Millisecond
+
+// publication is one verified upload waiting to be published under its digest.
 type publication struct {
-	u      *upload
-	d      digest.Digest
-	target string
-	now    time.Time
-	exists bool  // the blob was already there (and is touched): the upload is discarded
-	err    error // set before done is closed
-	done   chan struct{}
-	dirs   []string // directories whose entries the rename changed
+	f       *os.File // the data
+	pending string   // the data's pending name (under publishing/)
+	target  string   // the blob's name
+	exists  bool     // the blob appeared meanwhile: the pending name is the caller's to remove
+	err     error    // set before done is closed
+	done    chan struct{}
 }
 
 // publish returns when pb is published (or failed).
@@ -51,105 +63,140 @@ func (p *publisher) publish(pb *publication) error {
 	p.mu.Unlock()
 	if start {
 		go p.run()
+	} else {
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
 	}
 	<-pb.done
 	return pb.err
 }
 
 // run syncs until there is nothing left: each round takes the publications that arrived,
-// syncs their data together with the names renamed in the round before, answers that
-// round's publications, and renames this round's.
+// syncs their data together with the names linked in the round before, removes those names'
+// pending names, and links this round's blobs.
 func (p *publisher) run() {
-	var renamed []*publication
+	var (
+		linked  []string       // pending names whose blobs were linked after the last sync
+		dirs    []string       // directories whose entries those links (or renames) changed
+		renamed []*publication // published by rename: answered when their names are durable
+		delayed bool           // the names waited namesDelay for an upload to take them along
+		idle    = time.NewTimer(namesDelay)
+	)
+	idle.Stop()
 	for {
 		p.mu.Lock()
 		arrived := p.queue
 		p.queue = nil
-		if len(arrived) == 0 && len(renamed) == 0 {
+		if len(arrived) == 0 && len(linked) == 0 && len(renamed) == 0 {
 			p.running = false
 			p.mu.Unlock()
 			return
 		}
 		p.mu.Unlock()
-
-		var files []*os.File
-		waiting := arrived[:0]
-		for _, b := range arrived {
-			if fi, err := os.Stat(b.target); err == nil && fi.Size() == b.u.size {
-				if err := os.Chtimes(b.target, b.now, b.now); err == nil {
-					b.exists = true
-					close(b.done)
-					continue
-				}
+		if len(arrived) == 0 && len(renamed) == 0 && !delayed {
+			// Only names to sync, and nobody waits for them: give the next upload a moment
+			// to take them along.
+			delayed = true
+			idle.Reset(namesDelay)
+			select {
+			case <-p.wake:
+				idle.Stop()
+			case <-idle.C:
 			}
-			if err := os.Chtimes(b.u.path, b.now, b.now); err != nil {
-				b.err = fmt.Errorf("blob/fs: %w", err)
-				close(b.done)
-				continue
-			}
-			files = append(files, b.u.f)
-			waiting = append(waiting, b)
+			continue
 		}
-		var dirs []string
-		for _, b := range renamed {
-			dirs = append(dirs, b.dirs...)
+		delayed = false
+
+		files := make([]*os.File, 0, len(arrived))
+		for _, b := range arrived {
+			files = append(files, b.f)
+		}
+		syncing := dirs
+		if len(arrived) > 0 {
+			syncing = append(syncing, p.dir)
 		}
 		if p.ran != nil {
-			p.ran(len(waiting) + len(renamed))
+			p.ran(len(arrived) + len(linked) + len(renamed))
 		}
-		err := p.sync(files, dirs)
+		err := p.sync(files, syncing)
 		for _, b := range renamed {
 			if err != nil {
 				b.err = fmt.Errorf("blob/fs: %w", err)
 			}
 			close(b.done)
 		}
-		renamed = renamed[:0]
-		for _, b := range waiting {
+		if err == nil {
+			for _, name := range linked {
+				os.Remove(name)
+			}
+		} // else the pending names stay, and New finishes their publication
+		linked, dirs, renamed = linked[:0], dirs[:0], renamed[:0]
+		for _, b := range arrived {
 			if err != nil {
 				b.err = fmt.Errorf("blob/fs: %w", err)
 				close(b.done)
 				continue
 			}
-			created, err := rename(b.u.path, b.target)
-			if err != nil {
-				b.err = fmt.Errorf("blob/fs: publishing %s: %w", b.d, err)
+			created, lerr := place(os.Link, b.pending, b.target)
+			switch {
+			case lerr == nil:
+				linked = append(linked, b.pending)
+				dirs = appendDirs(dirs, b.target, created)
 				close(b.done)
-				continue
+			case errors.Is(lerr, fs.ErrExist):
+				b.exists = true
+				close(b.done)
+			default:
+				created, rerr := place(os.Rename, b.pending, b.target)
+				if rerr != nil {
+					b.err = fmt.Errorf("blob/fs: publishing %s: %w", filepath.Base(b.target), errors.Join(lerr, rerr))
+					close(b.done)
+					continue
+				}
+				dirs = appendDirs(dirs, b.target, created)
+				renamed = append(renamed, b)
 			}
-			dir := filepath.Dir(b.target)
-			b.dirs = append(b.dirs, dir)
-			if created {
-				b.dirs = append(b.dirs, filepath.Dir(dir), filepath.Dir(filepath.Dir(dir)))
-			}
-			renamed = append(renamed, b)
 		}
 	}
 }
 
+// appendDirs adds the directories whose entries publishing target changed: its own, and the
+// two above it when it was the first blob of its prefix.
+func appendDirs(dirs []string, target string, created bool) []string {
+	dir := filepath.Dir(target)
+	dirs = append(dirs, dir)
+	if created {
+		dirs = append(dirs, filepath.Dir(dir), filepath.Dir(filepath.Dir(dir)))
+	}
+	return dirs
+}
+
 // sync makes the files' data and metadata and the directories' entries durable: one fsync
-// when there is one of them, one sync of the whole filesystem otherwise.
+// when there is one directory and nothing else, one sync of the whole filesystem otherwise.
 func (p *publisher) sync(files []*os.File, dirs []string) error {
 	switch {
 	case len(files)+len(dirs) == 0:
 		return nil
-	case len(files) == 1 && len(dirs) == 0:
-		return files[0].Sync()
 	case len(files) == 0 && len(dirs) == 1:
 		return syncDir(dirs[0])
 	}
 	return syncAll(files, dirs)
 }
 
-// rename moves from to to, creating to's directory (and reporting that it did) when it is the
-// first blob of its prefix.
-func rename(from, to string) (created bool, err error) {
-	err = os.Rename(from, to)
+// place links or renames from to to, creating to's directory (and reporting that it did)
+// when it is the first blob of its prefix.
+func place(op func(from, to string) error, from, to string) (created bool, err error) {
+	err = op(from, to)
 	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Lstat(from); serr != nil {
+			return false, err
+		}
 		if err := os.MkdirAll(filepath.Dir(to), 0o750); err != nil {
 			return false, err
 		}
-		return true, os.Rename(from, to)
+		return true, op(from, to)
 	}
 	return false, err
 }
