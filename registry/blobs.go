@@ -99,10 +99,15 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) e
 		return err
 	}
 	err = h.meta.UnlinkBlob(r.Context(), repo.ID, rt.digest)
-	if errors.Is(err, store.ErrBlobNotFound) {
+	switch {
+	case errors.Is(err, store.ErrBlobNotFound):
 		return blobUnknown(rt.digest)
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrBlobReferenced):
+		// Unlinking it would leave the manifest's pulls failing on a missing blob.
+		return newError(CodeDenied, http.StatusConflict,
+			"blob %s is listed by a manifest in this repository; delete the manifest first", rt.digest).
+			withDetail(map[string]string{"digest": rt.digest.String()})
+	case err != nil:
 		return err
 	}
 	noBody(w, http.StatusAccepted)

@@ -344,6 +344,23 @@ func TestBlobUnknownAndDelete(t *testing.T) {
 	tr.do("GET", testRepo+"/blobs/"+d.String(), nil).expectError(t, http.StatusNotFound, CodeBlobUnknown)
 }
 
+// TestListedBlobNotDeleted: a blob that a manifest of the repository lists (layer or config)
+// cannot be deleted while the manifest is there, so the image stays pullable; once the
+// manifest is deleted, it can.
+func TestListedBlobNotDeleted(t *testing.T) {
+	tr := newTestRegistry(t, nil)
+	img := tr.pushImage(testRepo, "v1", nil)
+	for _, d := range []digest.Digest{img.layer, img.config} {
+		tr.do("DELETE", testRepo+"/blobs/"+d.String(), nil).expectError(t, http.StatusConflict, CodeDenied)
+		tr.do("GET", testRepo+"/blobs/"+d.String(), nil).expect(t, http.StatusOK)
+	}
+	tr.do("DELETE", testRepo+"/manifests/"+img.digest.String(), nil).expect(t, http.StatusAccepted)
+	for _, d := range []digest.Digest{img.layer, img.config} {
+		tr.do("DELETE", testRepo+"/blobs/"+d.String(), nil).expect(t, http.StatusAccepted)
+		tr.do("HEAD", testRepo+"/blobs/"+d.String(), nil).expect(t, http.StatusNotFound)
+	}
+}
+
 func TestCrossRepositoryMount(t *testing.T) {
 	tr := newTestRegistry(t, nil)
 	ctx := context.Background()

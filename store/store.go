@@ -21,6 +21,8 @@ var (
 	ErrTagNotFound        = errors.New("store: tag not found")
 	ErrBlobNotFound       = errors.New("store: blob not found")
 	ErrUploadNotFound     = errors.New("store: upload not found")
+	// ErrBlobReferenced: the blob is listed by a manifest of the same repository.
+	ErrBlobReferenced = errors.New("store: blob referenced by a manifest")
 	// ErrManifestReferenced: the manifest is referenced by an index in the same repository.
 	ErrManifestReferenced = errors.New("store: manifest referenced by an index")
 )
@@ -126,7 +128,8 @@ type Store interface {
 	LinkUploadedBlob(ctx context.Context, repoID int64, d digest.Digest, size int64, uploadID string) error
 	// StatBlob returns the size of a blob the repository holds, or ErrBlobNotFound.
 	StatBlob(ctx context.Context, repoID int64, d digest.Digest) (int64, error)
-	// UnlinkBlob removes the blob from the repository; ErrBlobNotFound if it was not there.
+	// UnlinkBlob removes the blob from the repository; ErrBlobNotFound if it was not there,
+	// ErrBlobReferenced (and the blob stays) while a manifest of the repository lists it.
 	UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error
 
 	// PutManifest stores the manifest and, when tag is not empty, points the tag at it, in one

@@ -55,10 +55,27 @@ func (s *Store) StatBlob(ctx context.Context, repoID int64, d digest.Digest) (in
 	return size, nil
 }
 
-// UnlinkBlob removes the blob from the repository and queues it for review.
+// UnlinkBlob removes the blob from the repository and queues it for review, unless a
+// manifest of the repository lists it.
 func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error {
 	now := s.now().UnixMilli()
 	return s.write(ctx, func(tx *sql.Tx) error {
+		var listed int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM manifest_references
+			WHERE child_digest = $1 AND repository_id = $2 AND NOT child_is_manifest`, d.String(), repoID).Scan(&listed)
+		if err != nil {
+			return err
+		}
+		if listed > 0 {
+			var linked int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM repository_blobs WHERE repository_id = $1 AND digest = $2`, repoID, d.String()).Scan(&linked); err != nil {
+				return err
+			}
+			if linked == 0 {
+				return store.ErrBlobNotFound
+			}
+			return store.ErrBlobReferenced
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2`, repoID, d.String())
 		if err != nil {
 			return err

@@ -65,10 +65,24 @@ func testModel(t *testing.T, open Factory) {
 			"unlink": func(rt *rapid.T) {
 				r, d := repo.Draw(rt, "repo"), blob.Draw(rt, "blob")
 				err := s.UnlinkBlob(ctx, r, d)
-				if m.links[r][d] != (err == nil) || (err != nil && !errors.Is(err, store.ErrBlobNotFound)) {
-					rt.Fatalf("UnlinkBlob = %v, model linked = %v", err, m.links[r][d])
+				listed := false
+				for _, mm := range m.manifests[r] {
+					listed = listed || slices.Contains(mm.blobs, d)
 				}
-				delete(m.links[r], d)
+				switch {
+				case !m.links[r][d]:
+					if !errors.Is(err, store.ErrBlobNotFound) {
+						rt.Fatalf("UnlinkBlob of a blob not linked = %v", err)
+					}
+				case listed:
+					if !errors.Is(err, store.ErrBlobReferenced) {
+						rt.Fatalf("UnlinkBlob of a blob a manifest lists = %v", err)
+					}
+				case err != nil:
+					rt.Fatalf("UnlinkBlob = %v", err)
+				default:
+					delete(m.links[r], d)
+				}
 			},
 			"putImage": func(rt *rapid.T) {
 				r := repo.Draw(rt, "repo")
