@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/coffer-registry/coffer/store"
 	"github.com/opencontainers/go-digest"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // LinkBlob records the blob in the repository and postpones its review by the review delay.
@@ -28,15 +31,17 @@ func (s *Store) LinkUploadedBlob(ctx context.Context, repoID int64, d digest.Dig
 	})
 }
 
+// linkBlob runs the three statements of a blob's link. A missing repository is found by the
+// link's foreign key (the caller's savepoint undoes the first insert).
 func (s *Store) linkBlob(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, size int64) error {
 	now := s.now().UnixMilli()
-	if err := s.repositoryExists(ctx, tx, repoID); err != nil {
-		return err
-	}
 	if _, err := tx.StmtContext(ctx, s.wstmts.insertBlob).ExecContext(ctx, d.String(), size, now); err != nil {
 		return err
 	}
 	if _, err := tx.StmtContext(ctx, s.wstmts.linkBlob).ExecContext(ctx, repoID, d.String(), size, now); err != nil {
+		if isForeignKeyError(err) {
+			return store.ErrRepositoryNotFound
+		}
 		return err
 	}
 	return s.queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
@@ -99,6 +104,12 @@ func (s *Store) BlobReferenced(ctx context.Context, d digest.Digest) (bool, erro
 		return false, fmt.Errorf("sqlite: %w", err)
 	}
 	return n > 0, nil
+}
+
+// isForeignKeyError reports whether err is SQLite's "FOREIGN KEY constraint failed".
+func isForeignKeyError(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
 func (s *Store) repositoryExists(ctx context.Context, tx *sql.Tx, repoID int64) error {

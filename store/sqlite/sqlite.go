@@ -1,5 +1,6 @@
 // Package sqlite is the embedded metadata store: store.Store on one SQLite file in WAL mode,
-// with versioned migrations written in SQL that PostgreSQL also accepts.
+// with versioned migrations written in SQL that PostgreSQL also accepts (but for 004, which
+// only changes how SQLite lays out three tables).
 //
 // Connections: one writer connection (every write is a BEGIN IMMEDIATE transaction, so
 // writers queue in Go instead of failing with SQLITE_BUSY) and a small pool of read-only

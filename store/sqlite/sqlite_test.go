@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -40,7 +41,7 @@ func TestMigrationsRecordedAndIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 3 {
+	if err != nil || v != 4 {
 		t.Fatalf("SchemaVersion = %d, %v", v, err)
 	}
 	if err := s.Close(); err != nil {
@@ -56,7 +57,7 @@ func TestMigrationsRecordedAndIdempotent(t *testing.T) {
 		t.Fatalf("after reopening: %+v, %v", got, err)
 	}
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 3 {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 4 {
 		t.Fatalf("schema_migrations rows = %d, %v", n, err)
 	}
 	var mode string
@@ -347,11 +348,79 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, _ := s.SchemaVersion(ctx); v != 3 {
+	if v, _ := s.SchemaVersion(ctx); v != 4 {
 		t.Fatalf("SchemaVersion = %d after upgrade", v)
 	}
 	r, err := s.CreateRepository(ctx, "111122223333", "new")
 	if err != nil || r.ID != old.ID+1 {
 		t.Fatalf("new repository id %d (%v), want %d", r.ID, err, old.ID+1)
+	}
+}
+
+// A database at version 3 keeps its blobs, links and review queue when migration 004 moves
+// those tables to WITHOUT ROWID.
+func TestUpgradeToTablesWithoutRowid(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.CreateRepository(ctx, "111122223333", "app")
+	// Back to version 3's tables (rowid tables, as 001 created them).
+	for _, q := range []string{
+		`DROP TABLE blobs`, `DROP TABLE repository_blobs`, `DROP TABLE gc_review_queue`,
+		`CREATE TABLE blobs (digest TEXT PRIMARY KEY, size BIGINT NOT NULL, created_at BIGINT NOT NULL)`,
+		`CREATE TABLE repository_blobs (repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+			digest TEXT NOT NULL, size BIGINT NOT NULL, linked_at BIGINT NOT NULL, PRIMARY KEY (repository_id, digest))`,
+		`CREATE INDEX repository_blobs_digest ON repository_blobs (digest)`,
+		`CREATE TABLE gc_review_queue (digest TEXT NOT NULL, repository_id BIGINT NOT NULL, is_manifest BOOLEAN NOT NULL,
+			review_after BIGINT NOT NULL, lease_until BIGINT NOT NULL, PRIMARY KEY (is_manifest, repository_id, digest))`,
+		`CREATE INDEX gc_review_queue_due ON gc_review_queue (review_after)`,
+		`DELETE FROM schema_migrations WHERE version = 4`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	d := digest.FromString("kept")
+	if err := s.LinkBlob(ctx, r.ID, d, 4); err != nil {
+		t.Fatal(err)
+	}
+	var queued int
+	s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM gc_review_queue`).Scan(&queued)
+	if _, err := s.r.ExecContext(ctx, `SELECT rowid FROM blobs`); err != nil {
+		t.Fatalf("the version 3 table has no rowid: %v", err)
+	}
+	s.Close()
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, _ := s.SchemaVersion(ctx); v != 4 {
+		t.Fatalf("SchemaVersion = %d after upgrade", v)
+	}
+	if size, err := s.StatBlob(ctx, r.ID, d); err != nil || size != 4 {
+		t.Fatalf("StatBlob after upgrade = %d, %v", size, err)
+	}
+	if ref, err := s.BlobReferenced(ctx, d); err != nil || !ref {
+		t.Fatalf("BlobReferenced after upgrade = %v, %v", ref, err)
+	}
+	var after int
+	s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM gc_review_queue`).Scan(&after)
+	if queued == 0 || after != queued {
+		t.Fatalf("review queue %d rows before, %d after", queued, after)
+	}
+	for _, table := range []string{"blobs", "repository_blobs", "gc_review_queue"} {
+		if _, err := s.r.ExecContext(ctx, `SELECT rowid FROM `+table); err == nil {
+			t.Errorf("%s still has a rowid", table)
+		}
+	}
+	if err := s.DeleteRepository(ctx, "111122223333", "app", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StatBlob(ctx, r.ID, d); !errors.Is(err, store.ErrBlobNotFound) {
+		t.Fatalf("link kept after its repository was deleted: %v", err)
 	}
 }
