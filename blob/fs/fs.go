@@ -84,7 +84,7 @@ var bufferPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); retu
 // Store is a blob.Store on a local directory.
 type Store struct {
 	root  string
-	locks [64]sync.Mutex // per-digest publication locks, striped
+	locks [1024]sync.Mutex // per-digest publication locks, striped (see lock)
 	now   func() time.Time
 	pub   publisher
 }
@@ -339,12 +339,25 @@ func checkDigest(d digest.Digest) error {
 }
 
 func (s *Store) lock(d digest.Digest) *sync.Mutex {
+	// A publication holds its digest's lock while it waits for its sync (milliseconds), so
+	// two uploads that share a stripe wait for each other: with 16 pushes in flight, 64
+	// stripes made one in five wait a whole publication more; 1024 make it one in 70.
 	hex := d.Encoded()
-	var i byte
-	if len(hex) >= 2 {
-		i = hex[0] ^ hex[1]<<3
+	var i int
+	for j := 0; j < 3 && j < len(hex); j++ {
+		i = i<<4 | int(unhex(hex[j]))
 	}
-	return &s.locks[int(i)%len(s.locks)]
+	return &s.locks[i%len(s.locks)]
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 0
 }
 
 // Stat returns the blob's size.
