@@ -10,6 +10,11 @@ import (
 // accessLog logs one line per request: method, path, status, bytes written and duration.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !log.Enabled(r.Context(), slog.LevelInfo) {
+			// The arguments below would still be boxed and the recorder allocated.
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)

@@ -55,3 +55,25 @@ func TestAccessLogKeepsServeContent(t *testing.T) {
 		t.Errorf("log lacks %q:\n%s", want, logs)
 	}
 }
+
+// TestAccessLogOffAboveInfo: with the level above info the request is served and nothing is
+// logged.
+func TestAccessLogOffAboveInfo(t *testing.T) {
+	logs := &logBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv := httptest.NewServer(accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got := logs.String(); got != "" {
+		t.Fatalf("logged at level error: %q", got)
+	}
+}
