@@ -31,13 +31,10 @@ func (s *Store) LinkUploadedBlob(ctx context.Context, repoID int64, d digest.Dig
 	})
 }
 
-// linkBlob runs the three statements of a blob's link. A missing repository is found by the
-// link's foreign key (the caller's savepoint undoes the first insert).
+// linkBlob runs the two statements of a blob's link. A missing repository is found by the
+// link's foreign key.
 func (s *Store) linkBlob(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, size int64) error {
 	now := s.now().UnixMilli()
-	if _, err := tx.StmtContext(ctx, s.wstmts.insertBlob).ExecContext(ctx, d.String(), size, now); err != nil {
-		return err
-	}
 	if _, err := tx.StmtContext(ctx, s.wstmts.linkBlob).ExecContext(ctx, repoID, d.String(), size, now); err != nil {
 		if isForeignKeyError(err) {
 			return store.ErrRepositoryNotFound

@@ -141,7 +141,6 @@ func (s *Store) ConfirmGC(ctx context.Context, it store.GCItem) (bool, error) {
 		}
 		for _, q := range []string{
 			`DELETE FROM repository_blobs WHERE digest = $1`,
-			`DELETE FROM blobs WHERE digest = $1`,
 			`DELETE FROM gc_review_queue WHERE is_manifest = FALSE AND repository_id = 0 AND digest = $1`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, it.Digest.String()); err != nil {

@@ -1,6 +1,6 @@
 // Package sqlite is the embedded metadata store: store.Store on one SQLite file in WAL mode,
 // with versioned migrations written in SQL that PostgreSQL also accepts (but for 004, which
-// only changes how SQLite lays out three tables).
+// also changes how SQLite lays out two tables).
 //
 // Connections: one writer connection (every write is a BEGIN IMMEDIATE transaction, so
 // writers queue in Go instead of failing with SQLITE_BUSY) and a small pool of read-only
@@ -243,8 +243,8 @@ func (p *readStatements) prepare(db *sql.DB) error {
 // connection (parsing SQL costs more than running these small statements). Use them in a
 // transaction through tx.StmtContext.
 type writeStatements struct {
-	repositoryExists, insertBlob, linkBlob, queue, insertUpload, deleteUpload *sql.Stmt
-	savepoint, rollbackTo, release                                            *sql.Stmt
+	repositoryExists, linkBlob, queue, insertUpload, deleteUpload *sql.Stmt
+	savepoint, rollbackTo, release                                *sql.Stmt
 }
 
 func (p *writeStatements) prepare(db *sql.DB) error {
@@ -258,8 +258,6 @@ func (p *writeStatements) prepare(db *sql.DB) error {
 		return st
 	}
 	p.repositoryExists = prep(`SELECT COUNT(*) FROM repositories WHERE id = $1`)
-	p.insertBlob = prep(`INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (digest) DO NOTHING`)
 	p.linkBlob = prep(`INSERT INTO repository_blobs (repository_id, digest, size, linked_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at, size = excluded.size`)
 	p.queue = prep(`INSERT INTO gc_review_queue (digest, repository_id, is_manifest, review_after, lease_until)
@@ -278,7 +276,7 @@ func (p *writeStatements) prepare(db *sql.DB) error {
 }
 
 func (p *writeStatements) close() {
-	for _, st := range []*sql.Stmt{p.repositoryExists, p.insertBlob, p.linkBlob, p.queue, p.insertUpload, p.deleteUpload,
+	for _, st := range []*sql.Stmt{p.repositoryExists, p.linkBlob, p.queue, p.insertUpload, p.deleteUpload,
 		p.savepoint, p.rollbackTo, p.release} {
 		if st != nil {
 			st.Close()

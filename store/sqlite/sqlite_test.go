@@ -357,8 +357,8 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 }
 
-// A database at version 3 keeps its blobs, links and review queue when migration 004 moves
-// those tables to WITHOUT ROWID.
+// A database at version 3 keeps its links and review queue when migration 004 drops the
+// blobs table (never read) and moves the other two to WITHOUT ROWID.
 func TestUpgradeToTablesWithoutRowid(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	s, err := Open(path)
@@ -368,7 +368,7 @@ func TestUpgradeToTablesWithoutRowid(t *testing.T) {
 	r, _ := s.CreateRepository(ctx, "111122223333", "app")
 	// Back to version 3's tables (rowid tables, as 001 created them).
 	for _, q := range []string{
-		`DROP TABLE blobs`, `DROP TABLE repository_blobs`, `DROP TABLE gc_review_queue`,
+		`DROP TABLE IF EXISTS blobs`, `DROP TABLE repository_blobs`, `DROP TABLE gc_review_queue`,
 		`CREATE TABLE blobs (digest TEXT PRIMARY KEY, size BIGINT NOT NULL, created_at BIGINT NOT NULL)`,
 		`CREATE TABLE repository_blobs (repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
 			digest TEXT NOT NULL, size BIGINT NOT NULL, linked_at BIGINT NOT NULL, PRIMARY KEY (repository_id, digest))`,
@@ -388,7 +388,7 @@ func TestUpgradeToTablesWithoutRowid(t *testing.T) {
 	}
 	var queued int
 	s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM gc_review_queue`).Scan(&queued)
-	if _, err := s.r.ExecContext(ctx, `SELECT rowid FROM blobs`); err != nil {
+	if _, err := s.r.ExecContext(ctx, `SELECT rowid FROM repository_blobs`); err != nil {
 		t.Fatalf("the version 3 table has no rowid: %v", err)
 	}
 	s.Close()
@@ -412,10 +412,13 @@ func TestUpgradeToTablesWithoutRowid(t *testing.T) {
 	if queued == 0 || after != queued {
 		t.Fatalf("review queue %d rows before, %d after", queued, after)
 	}
-	for _, table := range []string{"blobs", "repository_blobs", "gc_review_queue"} {
+	for _, table := range []string{"repository_blobs", "gc_review_queue"} {
 		if _, err := s.r.ExecContext(ctx, `SELECT rowid FROM `+table); err == nil {
 			t.Errorf("%s still has a rowid", table)
 		}
+	}
+	if _, err := s.r.ExecContext(ctx, `SELECT COUNT(*) FROM blobs`); err == nil {
+		t.Error("the blobs table is still there")
 	}
 	if err := s.DeleteRepository(ctx, "111122223333", "app", true); err != nil {
 		t.Fatal(err)

@@ -1,16 +1,11 @@
--- The three tables every pushed blob writes keep their rows in their primary key's b-tree
--- (WITHOUT ROWID) instead of in a rowid b-tree beside it: linking a blob updates five
--- b-trees instead of eight, and its transaction writes fewer pages to the log. Columns,
--- keys and indexes are unchanged. SQLite only: PostgreSQL tables have no rowid, and a
--- PostgreSQL store starts from the schema this one arrives at.
-CREATE TABLE blobs_new (
-    digest     TEXT   PRIMARY KEY,
-    size       BIGINT NOT NULL,
-    created_at BIGINT NOT NULL
-) WITHOUT ROWID;
-INSERT INTO blobs_new (digest, size, created_at) SELECT digest, size, created_at FROM blobs;
+-- Linking a pushed blob writes less. The blobs table goes: it was written at every link and
+-- never read (repository_blobs says which repositories hold a blob, the blob store what it
+-- is). repository_blobs and gc_review_queue keep their rows in their primary key's b-tree
+-- (WITHOUT ROWID) instead of in a rowid b-tree beside it: a link updates four b-trees
+-- instead of eight, and its transaction writes fewer pages to the log. Their columns, keys
+-- and indexes are unchanged. WITHOUT ROWID is SQLite's: PostgreSQL tables have no rowid,
+-- and a PostgreSQL store starts from the schema this one arrives at.
 DROP TABLE blobs;
-ALTER TABLE blobs_new RENAME TO blobs;
 
 CREATE TABLE repository_blobs_new (
     repository_id BIGINT NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
