@@ -790,9 +790,15 @@ func TestBatchMemberFailsAlone(t *testing.T) {
 	}
 	var batch []member
 	var blocked digest.Digest
+	prefixes := map[string]bool{}
 	for i := range 4 {
 		p := randomBytes(t, 5000+i)
 		d := digest.FromBytes(p)
+		for prefixes[d.Encoded()[:2]] { // each member in a prefix of its own
+			p = randomBytes(t, 5000+i)
+			d = digest.FromBytes(p)
+		}
+		prefixes[d.Encoded()[:2]] = true
 		u, err := s.StartUpload(ctx, "")
 		if err != nil {
 			t.Fatal(err)
