@@ -78,11 +78,12 @@ func (p *publisher) publish(pb *publication) error {
 // pending names, and links this round's blobs.
 func (p *publisher) run() {
 	var (
-		linked  []string       // pending names whose blobs were linked after the last sync
-		dirs    []string       // directories whose entries those links (or renames) changed
-		renamed []*publication // published by rename: answered when their names are durable
-		delayed bool           // the names waited namesDelay for an upload to take them along
-		idle    = time.NewTimer(namesDelay)
+		linked    []string       // pending names whose blobs were linked after the last sync
+		confirmed []string       // the ones the last sync made durable (linked's spare slice)
+		dirs      []string       // directories whose entries those links (or renames) changed
+		renamed   []*publication // published by rename: answered when their names are durable
+		delayed   bool           // the names waited namesDelay for an upload to take them along
+		idle      = time.NewTimer(namesDelay)
 	)
 	idle.Stop()
 	for {
@@ -127,12 +128,10 @@ func (p *publisher) run() {
 			}
 			close(b.done)
 		}
-		if err == nil {
-			for _, name := range linked {
-				os.Remove(name)
-			}
-		} // else the pending names stay, and New finishes their publication
-		linked, dirs, renamed = linked[:0], dirs[:0], renamed[:0]
+		// The names linked before this sync are durable now; their pending names are removed
+		// after this round's publications are answered.
+		confirmed, linked = linked, confirmed[:0]
+		dirs, renamed = dirs[:0], renamed[:0]
 		for _, b := range arrived {
 			if err != nil {
 				b.err = fmt.Errorf("blob/fs: %w", err)
@@ -159,6 +158,11 @@ func (p *publisher) run() {
 				renamed = append(renamed, b)
 			}
 		}
+		if err == nil {
+			for _, name := range confirmed {
+				os.Remove(name)
+			}
+		} // else the pending names stay, and New finishes their publication
 	}
 }
 
