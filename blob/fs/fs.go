@@ -7,8 +7,6 @@
 //	uploads/<first two hex digits>/<uuid>[@<owner>]   bytes received so far
 //	uploads/<first two hex digits>/<that>.hashstate   sha256 state and the offset it covers
 //	                                                  (uploads of 1 MiB or more)
-//	publishing/<algorithm>-<hex>.<uuid>               a verified upload being published (its
-//	                                                  blob is linked to it; see publisher)
 //	trash/<hex>.<uuid>                                a blob being deleted (moved aside first;
 //	                                                  put back by New after a crash)
 //
@@ -21,10 +19,10 @@
 // every create, rename and unlink locks its parent directory, and with one shared directory
 // concurrent small pushes queued on that lock.
 //
-// Publication is batched (see publisher): uploads that finish together are moved to their
-// pending names, made durable by one sync of the filesystem and linked under their digests;
-// the next sync makes those names durable and the pending names are removed. After a crash,
-// New publishes again every pending name whose data matches its digest.
+// Publication is batched (see publisher): uploads that finish together are sealed (made
+// read-only: verified, being published), made durable by one sync of the filesystem and
+// linked under their digests; the next sync makes those names durable and the uploads' names
+// are removed. After a crash, New publishes every sealed upload again.
 //
 // Publication and deletion: Commit and Put set the blob file's modification time to the time
 // of publication (also when the blob already existed), holding a per-digest lock. DeleteUnused
@@ -59,7 +57,6 @@ const (
 	blobsDir    = "blobs"
 	uploadsDir  = "uploads"
 	trashDir    = "trash"
-	pubDir      = "publishing"
 	stateSuffix = ".hashstate"
 
 	// bufferSize is the copy buffer for uploads: big enough that hashing and writing run in
@@ -93,19 +90,19 @@ var _ blob.Store = (*Store)(nil)
 
 // New opens (creating when needed) a blob store rooted at dir.
 func New(dir string) (*Store, error) {
-	for _, sub := range []string{blobsDir, uploadsDir, trashDir, pubDir} {
+	for _, sub := range []string{blobsDir, uploadsDir, trashDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			return nil, fmt.Errorf("blob/fs: %w", err)
 		}
 	}
-	s := &Store{root: dir, now: time.Now, pub: publisher{dir: filepath.Join(dir, pubDir), wake: make(chan struct{}, 1)}}
+	s := &Store{root: dir, now: time.Now, pub: publisher{wake: make(chan struct{}, 1)}}
 	if err := s.recoverTrash(); err != nil {
 		return nil, err
 	}
-	if err := s.recoverPublishing(); err != nil {
+	if err := s.convertOldUploads(); err != nil {
 		return nil, err
 	}
-	if err := s.convertOldUploads(); err != nil {
+	if err := s.recoverSealed(); err != nil {
 		return nil, err
 	}
 	s.removeOrphanStates()
@@ -223,95 +220,100 @@ func (s *Store) recoverTrash() error {
 	return nil
 }
 
-// pendingPath is the name a verified upload has while it is published under d.
-func (s *Store) pendingPath(d digest.Digest, id string) string {
-	return filepath.Join(s.root, pubDir, string(d.Algorithm())+"-"+d.Encoded()+"."+id)
-}
+// sealed reports whether an upload file is sealed: verified and being published under its
+// digest (Commit takes the owner's write permission away before the data's sync, and gives
+// it back if the publication fails).
+func sealed(mode fs.FileMode) bool { return mode&0o200 == 0 }
 
-// parsePending returns the digest a pending name is published under.
-func parsePending(name string) (digest.Digest, bool) {
-	base, id, _ := strings.Cut(name, ".")
-	alg, hex, _ := strings.Cut(base, "-")
-	d := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
-	if _, err := parseID(id); err != nil || checkDigest(d) != nil {
-		return "", false
-	}
-	return d, true
-}
-
-// recoverPublishing finishes the publications a crash interrupted. A pending name whose blob
-// is there is removed. One whose blob is not is linked again when its data matches its
-// digest, and removed when it does not (the crash came before the sync of its data, so the
-// push was never acknowledged). The blobs' names are made durable before the pending names go.
-func (s *Store) recoverPublishing() error {
-	dir := filepath.Join(s.root, pubDir)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("blob/fs: %w", err)
-	}
+// recoverSealed finishes the publications a crash interrupted. A sealed upload was verified,
+// and its data and name were being made durable; its digest is its content's. When a blob of
+// that content is linked to it, the publication ended and only the upload's name is left to
+// remove. Otherwise its content is linked under its sha256 and its sha512 digest (an upload
+// is verified with one of them; the other name is garbage the collector's sweep removes). A
+// crash before the data's sync may have left it torn: then it is linked under the digest of
+// what is there, which nothing names, and is collected too. The blobs' names are made
+// durable before the uploads' names go.
+func (s *Store) recoverSealed() error {
 	var relink []string
-	var relinked, remove []string
-	var targets []string
-	for _, e := range entries {
-		pending := filepath.Join(dir, e.Name())
-		d, ok := parsePending(e.Name())
-		if !ok {
-			remove = append(remove, pending)
+	var targets [][]string
+	var remove []string
+	base := filepath.Join(s.root, uploadsDir)
+	shards, _ := os.ReadDir(base)
+	for _, shard := range shards {
+		if !shard.IsDir() || len(shard.Name()) != 2 {
 			continue
 		}
-		target, _ := s.blobPath(d)
-		if _, err := os.Stat(target); err == nil {
-			remove = append(remove, pending)
-			continue
+		dir := filepath.Join(base, shard.Name())
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if _, _, err := parseName(e.Name()); err != nil || !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil || !sealed(fi.Mode()) {
+				continue
+			}
+			path := filepath.Join(dir, e.Name())
+			ds, err := fileDigests(path)
+			if err != nil {
+				return err
+			}
+			var ts []string
+			done := false
+			for _, d := range ds {
+				t, _ := s.blobPath(d)
+				if bi, err := os.Stat(t); err == nil && os.SameFile(fi, bi) {
+					done = true
+				}
+				ts = append(ts, t)
+			}
+			if done {
+				remove = append(remove, path)
+				continue
+			}
+			relink, targets = append(relink, path), append(targets, ts)
 		}
-		match, err := fileHasDigest(pending, d)
-		if err != nil {
-			return err
-		}
-		if !match {
-			remove = append(remove, pending)
-			continue
-		}
-		relink, targets = append(relink, pending), append(targets, target)
 	}
 	if len(relink) > 0 {
 		// The data first (another process sharing the directory may not have synced it
-		// yet), then the names, then the pending names may go.
+		// yet), then the names, then the uploads' names may go.
 		if err := syncAll(nil, []string{s.root}); err != nil {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
-		for i, pending := range relink {
-			if _, err := place(os.Link, pending, targets[i]); err != nil && !errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("blob/fs: publishing %s again: %w", filepath.Base(targets[i]), err)
+		for i, path := range relink {
+			for _, t := range targets[i] {
+				if _, err := place(os.Link, path, t); err != nil && !errors.Is(err, fs.ErrExist) {
+					return fmt.Errorf("blob/fs: publishing %s again: %w", filepath.Base(t), err)
+				}
 			}
-			relinked = append(relinked, pending)
 		}
 		if err := syncAll(nil, []string{s.root}); err != nil {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
 	}
-	for _, p := range append(remove, relinked...) {
+	for _, p := range append(remove, relink...) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
+		os.Remove(p + stateSuffix)
 	}
 	return nil
 }
 
-// fileHasDigest reports whether the file's content has digest d.
-func fileHasDigest(path string, d digest.Digest) (bool, error) {
+// fileDigests returns the sha256 and sha512 digests of a file's content.
+func fileDigests(path string) ([]digest.Digest, error) {
 	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return false, fmt.Errorf("blob/fs: %w", err)
+		return nil, fmt.Errorf("blob/fs: %w", err)
 	}
 	defer f.Close()
-	v := d.Verifier()
+	h256, h512 := digest.SHA256.Digester(), digest.SHA512.Digester()
 	bp := bufferPool.Get().(*[]byte)
 	defer bufferPool.Put(bp)
-	if _, err := io.CopyBuffer(v, f, *bp); err != nil {
-		return false, fmt.Errorf("blob/fs: %w", err)
+	if _, err := io.CopyBuffer(io.MultiWriter(h256.Hash(), h512.Hash()), f, *bp); err != nil {
+		return nil, fmt.Errorf("blob/fs: %w", err)
 	}
-	return v.Verified(), nil
+	return []digest.Digest{h256.Digest(), h512.Digest()}, nil
 }
 
 // blobPath returns the path of a digest, or an error for anything that is not a valid digest
@@ -556,8 +558,8 @@ func (s *Store) Uploads(ctx context.Context, fn func(id, owner string, modTime t
 				continue
 			}
 			fi, err := e.Info()
-			if err != nil {
-				continue // committed or cancelled meanwhile
+			if err != nil || sealed(fi.Mode()) {
+				continue // committed or cancelled meanwhile, or being published
 			}
 			if err := fn(id, owner, fi.ModTime()); err != nil {
 				return err
@@ -605,10 +607,15 @@ func (s *Store) ResumeUpload(ctx context.Context, id, owner string) (blob.Upload
 	path := s.uploadPath(id, owner)
 	f, err := openFile(path, os.O_RDWR, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) { // or sealed
 			return nil, blob.ErrUploadUnknown
 		}
 		return nil, fmt.Errorf("blob/fs: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || sealed(fi.Mode()) {
+		// Committed: being published, or its publication's crash is for New to finish.
+		f.Close()
+		return nil, blob.ErrUploadUnknown
 	}
 	u := &upload{store: s, id: id, path: path, f: f}
 	if err := u.restore(); err != nil {
@@ -862,26 +869,28 @@ func (u *upload) touchExisting(target string, now time.Time) bool {
 	return err == nil && fi.Size() == u.size && os.Chtimes(target, now, now) == nil
 }
 
-// prepare stamps the data with the time of publication and moves it to its pending name.
+// prepare stamps the data with the time of publication and seals it (see sealed).
 func (u *upload) prepare(d digest.Digest, target string, now time.Time) (*publication, error) {
-	if err := os.Chtimes(u.path, now, now); err != nil {
+	fi, err := u.f.Stat()
+	if err == nil {
+		err = setTimes(u.f, now)
+	}
+	if err == nil {
+		err = u.f.Chmod(fi.Mode().Perm() &^ 0o222)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("blob/fs: %w", err)
 	}
-	pending := u.store.pendingPath(d, u.id)
-	if err := os.Rename(u.path, pending); err != nil {
-		return nil, fmt.Errorf("blob/fs: %w", err)
-	}
-	return &publication{f: u.f, pending: pending, target: target}, nil
+	return &publication{f: u.f, pending: u.path, target: target, mode: fi.Mode().Perm()}, nil
 }
 
 // finish ends the upload after its publication: a failed one is an upload again (it can be
 // resumed), one whose blob appeared meanwhile is discarded.
 func (u *upload) finish(pb *publication, err error, now time.Time) error {
 	if err != nil {
-		if rerr := os.Rename(pb.pending, u.path); rerr != nil {
-			u.done = true // its data is lost to the upload; New finishes or drops the pending name
+		if cerr := u.f.Chmod(pb.mode); cerr != nil {
+			u.done = true // sealed for good: New publishes it
 			u.f.Close()
-			u.removeState()
 		}
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -581,6 +582,7 @@ func TestOldLayoutUploadsConverted(t *testing.T) {
 	if _, err := u2.Commit(ctx, d); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
+	waitIdle(t, s2) // the upload's name goes once its blob's name is durable
 	if left := uploadFiles(t, dir); len(left) != 0 {
 		t.Fatalf("upload files left behind: %v", left)
 	}
@@ -642,6 +644,7 @@ func TestReadFromSizesAroundOneBuffer(t *testing.T) {
 			if got := readAll(t, s, d); !bytes.Equal(got, p) {
 				t.Fatalf("size %d+%d: content differs", prefix, size)
 			}
+			waitIdle(t, s) // the upload's name goes once its blob's name is durable
 			if left := uploadFiles(t, dir); len(left) != 0 {
 				t.Fatalf("size %d+%d: left behind: %v", prefix, size, left)
 			}
@@ -757,19 +760,9 @@ func TestConcurrentPublicationsInBatches(t *testing.T) {
 			t.Fatalf("blob %d differs", i)
 		}
 	}
-	left := 0
-	filepath.WalkDir(filepath.Join(dir, uploadsDir), func(path string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() {
-			left++
-		}
-		return nil
-	})
-	if left != 0 {
-		t.Fatalf("%d upload files left", left)
-	}
 	waitIdle(t, s)
-	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
-		t.Fatalf("%d pending names left", len(left))
+	if left := uploadFiles(t, dir); len(left) != 0 {
+		t.Fatalf("%d upload files left once the names were synced", len(left))
 	}
 	mu.Lock() // the last round may still be running: a publication that found its blob there returns before it
 	defer mu.Unlock()
@@ -851,71 +844,88 @@ func TestBatchMemberFailsAlone(t *testing.T) {
 			t.Fatalf("publication of %s: err %v, stat %v", m.d, m.pb.err, statErr)
 		}
 	}
-	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
-		t.Fatalf("pending names left after the names were synced: %v", left)
+	if left := uploadFiles(t, dir); len(left) != 1 {
+		t.Fatalf("upload files left after the names were synced: %v (want the failed one)", left)
 	}
-}
-
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
+	blockedUpload := batch[0].u
+	for _, m := range batch {
+		if m.d == blocked {
+			blockedUpload = m.u
+		}
+	}
+	u, err := s.ResumeUpload(ctx, blockedUpload.id, "")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the failed upload cannot be resumed: %v", err)
 	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
+	u.Close()
 }
 
-// TestCrashAfterDataSyncRepublished: a crash after a publication's data and pending name
-// were synced but before its blob's name was (the push may have been acknowledged) leaves
-// a pending name without a blob; New links the blob again and removes the pending name.
-// Pending names whose data does not match (the crash came before the data sync), whose
-// blob is there, or that are not pending names at all are removed.
-func TestCrashAfterDataSyncRepublished(t *testing.T) {
+// TestSealedUploadsPublishedAtOpen: a crash after a publication sealed its upload and synced
+// it, but before its blob's name was durable (the push may have been acknowledged), leaves a
+// sealed upload without a blob; New links its content under its digest and removes the
+// upload. A sealed upload whose blob is linked to it only loses its name (no second blob),
+// and an upload in progress is left alone.
+func TestSealedUploadsPublishedAtOpen(t *testing.T) {
 	s, dir := newStore(t)
-	good := randomBytes(t, 70000)
-	torn := randomBytes(t, 70000)
-	done := randomBytes(t, 1000)
-	if err := s.Put(ctx, digest.FromBytes(done), done); err != nil {
-		t.Fatal(err)
-	}
-	write := func(d digest.Digest, p []byte) string {
-		path := s.pendingPath(d, "0b0e7d62-5c1d-4d0e-9a53-6a4a2b0f3c11")
-		if err := os.WriteFile(path, p, 0o640); err != nil {
+	write := func(owner string, p []byte, mode os.FileMode) string {
+		u, err := s.StartUpload(ctx, owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		path := u.(*upload).path
+		u.Close()
+		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
 		}
 		return path
 	}
-	write(digest.FromBytes(good), good)
-	write(digest.FromBytes(torn), make([]byte, len(torn))) // data never reached the disk
-	write(digest.FromBytes(done), done)
-	stray := filepath.Join(dir, pubDir, "not-a-pending-name")
-	os.WriteFile(stray, nil, 0o640)
-	sha512 := digest.SHA512.FromBytes(good)
-	write(sha512, good)
+	lost := randomBytes(t, 70000)
+	write("r1", lost, 0o440)
+	done := randomBytes(t, 3000)
+	donePath := write("", done, 0o440)
+	target, _ := s.blobPath(digest.FromBytes(done))
+	if _, err := place(os.Link, donePath, target); err != nil {
+		t.Fatal(err)
+	}
+	partial := randomBytes(t, 500)
+	partialPath := write("r2", partial, 0o640)
+
+	if _, err := s.ResumeUpload(ctx, filepath.Base(donePath), ""); !errors.Is(err, blob.ErrUploadUnknown) {
+		t.Fatalf("a sealed upload resumed: %v", err)
+	}
+	var listed []string
+	s.Uploads(ctx, func(id, owner string, _ time.Time) error { listed = append(listed, id); return nil })
+	if len(listed) != 1 || !strings.HasPrefix(filepath.Base(partialPath), listed[0]) {
+		t.Fatalf("Uploads listed %v, want only the one in progress", listed)
+	}
 
 	s, err := New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(readAll(t, s, digest.FromBytes(good)), good) {
+	if !bytes.Equal(readAll(t, s, digest.FromBytes(lost)), lost) {
 		t.Fatal("republished blob differs")
 	}
-	if !bytes.Equal(readAll(t, s, sha512), good) {
-		t.Fatal("republished sha512 blob differs")
+	if !bytes.Equal(readAll(t, s, digest.SHA512.FromBytes(lost)), lost) {
+		t.Fatal("republished blob differs under sha512")
 	}
 	if !bytes.Equal(readAll(t, s, digest.FromBytes(done)), done) {
 		t.Fatal("published blob differs")
 	}
-	if _, err := s.Stat(ctx, digest.FromBytes(torn)); !errors.Is(err, blob.ErrNotFound) {
-		t.Fatalf("torn pending blob published: %v", err)
+	if _, err := s.Stat(ctx, digest.SHA512.FromBytes(done)); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("a finished publication was linked again: %v", err)
 	}
-	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
-		t.Fatalf("pending names left: %v", left)
+	if left := uploadFiles(t, dir); len(left) != 1 || left[0] != partialPath {
+		t.Fatalf("upload files after open: %v, want only %s", left, partialPath)
 	}
+	u, err := s.ResumeUpload(ctx, strings.TrimSuffix(filepath.Base(partialPath), "@r2"), "r2")
+	if err != nil || u.Size() != int64(len(partial)) {
+		t.Fatalf("upload in progress after open: %v", err)
+	}
+	u.Close()
 }
 
 // TestPublicationLinksBeforeNamesAreSynced: a publication returns once its data is synced and
@@ -943,8 +953,8 @@ func TestPublicationLinksBeforeNamesAreSynced(t *testing.T) {
 	if len(rounds) != 2 {
 		t.Fatalf("rounds %v: want the data's sync, then the names'", rounds)
 	}
-	if left := entries(t, filepath.Join(dir, pubDir)); len(left) != 0 {
-		t.Fatalf("pending names left: %v", left)
+	if left := uploadFiles(t, dir); len(left) != 0 {
+		t.Fatalf("upload files left: %v", left)
 	}
 }
 
@@ -1011,6 +1021,7 @@ func TestUploadOwner(t *testing.T) {
 	if !bytes.Equal(readAll(t, s2, d), p) {
 		t.Fatal("content differs")
 	}
+	waitIdle(t, s2) // the upload's name goes once its blob's name is durable
 	entries, _ := os.ReadDir(filepath.Join(dir, uploadsDir, u.ID()[:2]))
 	if len(entries) != 0 {
 		t.Fatalf("left in the upload shard: %v", entries)

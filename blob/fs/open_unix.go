@@ -5,6 +5,7 @@ package fs
 import (
 	"os"
 	"syscall"
+	"time"
 )
 
 // openFile is os.OpenFile for the store's regular files without the poller: os.OpenFile
@@ -21,4 +22,10 @@ func openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
 		}
 		return os.NewFile(uintptr(fd), name), nil
 	}
+}
+
+// setTimes sets f's access and modification times through its descriptor (no path lookup).
+func setTimes(f *os.File, t time.Time) error {
+	tv := syscall.NsecToTimeval(t.UnixNano())
+	return syscall.Futimes(int(f.Fd()), []syscall.Timeval{tv, tv})
 }

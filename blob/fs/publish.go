@@ -12,12 +12,12 @@ import (
 
 // publisher makes verified uploads durable in batches.
 //
-// Before it queues, a publication moves its data to its pending name under publishing/,
-// which records the digest. One sync then makes the data and the pending name durable, and
-// the blob's name is created as a hard link to the pending one: the publication is done, its
-// name is durable through the pending one. The next sync makes the blob names durable, after
-// which the pending names are removed. After a crash in between, New finds the pending name,
-// checks the data against its digest and creates the blob's name again (recoverPublishing).
+// Before it queues, a publication seals its upload (takes the write permission away: see
+// sealed). One sync then makes the data, the seal and the upload's name durable, and the
+// blob's name is created as a hard link to the upload's: the publication is done, its name is
+// durable through the sealed upload's. The next sync makes the blob names durable, after
+// which the uploads' names are removed. After a crash in between, New finds the sealed upload
+// and links its content under its digest again (recoverSealed).
 // So a publication waits for one sync, and in a steady stream of pushes each sync serves two
 // batches: the data of the uploads that arrived and the names linked after the sync before.
 // Nobody waits for the names, so when no upload is waiting they are synced only after
@@ -29,10 +29,9 @@ import (
 // the syncs while there is work and ends when there is none. Callers hold their digest's
 // lock while they wait, so a batch never holds one digest twice.
 //
-// Where the filesystem has no hard links, the pending name is renamed to the blob's instead,
+// Where the filesystem has no hard links, the upload is renamed to the blob's name instead,
 // and that publication waits for the next sync too.
 type publisher struct {
-	dir     string        // publishing/
 	wake    chan struct{} // signalled when a publication is queued while the goroutine runs
 	mu      sync.Mutex
 	queue   []*publication // waiting for their data to be synced
@@ -45,11 +44,12 @@ const namesDelay = 20 * time.Millisecond
 
 // publication is one verified upload waiting to be published under its digest.
 type publication struct {
-	f       *os.File // the data
-	pending string   // the data's pending name (under publishing/)
-	target  string   // the blob's name
-	exists  bool     // the blob appeared meanwhile: the pending name is the caller's to remove
-	err     error    // set before done is closed
+	f       *os.File    // the data
+	pending string      // the sealed upload's name
+	mode    fs.FileMode // its permissions before it was sealed
+	target  string      // the blob's name
+	exists  bool        // the blob appeared meanwhile: the upload is the caller's to remove
+	err     error       // set before done is closed
 	done    chan struct{}
 }
 
@@ -115,8 +115,8 @@ func (p *publisher) run() {
 			files = append(files, b.f)
 		}
 		syncing := dirs
-		if len(arrived) > 0 {
-			syncing = append(syncing, p.dir)
+		for _, b := range arrived { // the uploads' names (for syncEach: syncfs covers them)
+			syncing = append(syncing, filepath.Dir(b.pending))
 		}
 		if p.ran != nil {
 			p.ran(len(arrived) + len(linked) + len(renamed))
