@@ -102,38 +102,36 @@ func New(dir string) (*Store, error) {
 	if err := s.convertOldUploads(); err != nil {
 		return nil, err
 	}
-	if err := s.recoverSealed(); err != nil {
+	if err := s.recoverUploads(); err != nil {
 		return nil, err
 	}
-	s.removeOrphanStates()
 	return s, nil
 }
 
-// removeOrphanStates removes hash state files whose upload is gone (only a power loss leaves
-// them: see removeState). A live upload's data file exists before its state is written and
-// is removed before it, so a state without data is never a live upload's.
-func (s *Store) removeOrphanStates() {
+// eachUploadFile calls fn for every entry of the upload shards, in no particular order, with
+// the shard's directory (a shard removed meanwhile is skipped).
+func (s *Store) eachUploadFile(fn func(dir string, e fs.DirEntry) error) error {
 	base := filepath.Join(s.root, uploadsDir)
-	shards, _ := os.ReadDir(base)
+	shards, err := os.ReadDir(base)
+	if err != nil {
+		return fmt.Errorf("blob/fs: %w", err)
+	}
 	for _, shard := range shards {
 		if !shard.IsDir() || len(shard.Name()) != 2 {
 			continue
 		}
 		dir := filepath.Join(base, shard.Name())
-		entries, _ := os.ReadDir(dir)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
 		for _, e := range entries {
-			name, ok := strings.CutSuffix(e.Name(), stateSuffix)
-			if !ok {
-				continue
-			}
-			if _, _, err := parseName(name); err != nil {
-				continue
-			}
-			if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
-				os.Remove(filepath.Join(dir, e.Name()))
+			if err := fn(dir, e); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
 }
 
 // convertOldUploads moves uploads of the earlier layout (uploads/<uuid>/data and
@@ -225,73 +223,82 @@ func (s *Store) recoverTrash() error {
 // it back if the publication fails).
 func sealed(mode fs.FileMode) bool { return mode&0o200 == 0 }
 
-// recoverSealed finishes the publications a crash interrupted. A sealed upload was verified,
-// and its data and name were being made durable; its digest is its content's. When a blob of
-// that content is linked to it, the publication ended and only the upload's name is left to
-// remove. Otherwise its content is linked under its sha256 and its sha512 digest (an upload
-// is verified with one of them; the other name is garbage the collector's sweep removes). A
+// recoverUploads cleans up after a crash, in one pass over the uploads.
+//
+// It removes hash state files whose upload is gone (only a power loss leaves them: see
+// removeState; a live upload's data file exists before its state is written and is removed
+// before it).
+//
+// And it finishes the publications a crash interrupted. A sealed upload was verified, and
+// its data and name were being made durable; its digest is its content's. When a blob of that
+// content is linked to it, the publication ended and only the upload's name is left to
+// remove. Otherwise its content is linked under its sha256 and its sha512 digest (an upload is
+// verified with one of them; the other name is garbage the collector's sweep removes). A
 // crash before the data's sync may have left it torn: then it is linked under the digest of
-// what is there, which nothing names, and is collected too. The blobs' names are made
-// durable before the uploads' names go.
-func (s *Store) recoverSealed() error {
-	var relink []string
-	var targets [][]string
-	var remove []string
-	base := filepath.Join(s.root, uploadsDir)
-	shards, _ := os.ReadDir(base)
-	for _, shard := range shards {
-		if !shard.IsDir() || len(shard.Name()) != 2 {
-			continue
-		}
-		dir := filepath.Join(base, shard.Name())
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if _, _, err := parseName(e.Name()); err != nil || !e.Type().IsRegular() {
-				continue
-			}
-			fi, err := e.Info()
-			if err != nil || !sealed(fi.Mode()) {
-				continue
-			}
-			path := filepath.Join(dir, e.Name())
-			ds, err := fileDigests(path)
-			if err != nil {
-				return err
-			}
-			var ts []string
-			done := false
-			for _, d := range ds {
-				t, _ := s.blobPath(d)
-				if bi, err := os.Stat(t); err == nil && os.SameFile(fi, bi) {
-					done = true
-				}
-				ts = append(ts, t)
-			}
-			if done {
-				remove = append(remove, path)
-				continue
-			}
-			relink, targets = append(relink, path), append(targets, ts)
-		}
+// what is there, which nothing names, and is collected too. The blobs' names are made durable
+// before the uploads' names go.
+func (s *Store) recoverUploads() error {
+	type relink struct {
+		path    string
+		targets []string
 	}
-	if len(relink) > 0 {
+	var relinks []relink
+	var remove []string
+	err := s.eachUploadFile(func(dir string, e fs.DirEntry) error {
+		path := filepath.Join(dir, e.Name())
+		if name, ok := strings.CutSuffix(e.Name(), stateSuffix); ok {
+			if _, _, err := parseName(name); err == nil {
+				if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
+					os.Remove(path)
+				}
+			}
+			return nil
+		}
+		if _, _, err := parseName(e.Name()); err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil || !sealed(fi.Mode()) {
+			return nil
+		}
+		ds, err := fileDigests(path)
+		if err != nil {
+			return err
+		}
+		r := relink{path: path}
+		for _, d := range ds {
+			t, _ := s.blobPath(d)
+			if bi, err := os.Stat(t); err == nil && os.SameFile(fi, bi) {
+				remove = append(remove, path) // published: only its name is left
+				return nil
+			}
+			r.targets = append(r.targets, t)
+		}
+		relinks = append(relinks, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(relinks) > 0 {
 		// The data first (another process sharing the directory may not have synced it
 		// yet), then the names, then the uploads' names may go.
 		if err := syncAll(nil, []string{s.root}); err != nil {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
-		for i, path := range relink {
-			for _, t := range targets[i] {
-				if _, err := place(os.Link, path, t); err != nil && !errors.Is(err, fs.ErrExist) {
+		for _, r := range relinks {
+			for _, t := range r.targets {
+				if _, err := place(os.Link, r.path, t); err != nil && !errors.Is(err, fs.ErrExist) {
 					return fmt.Errorf("blob/fs: publishing %s again: %w", filepath.Base(t), err)
 				}
 			}
+			remove = append(remove, r.path)
 		}
 		if err := syncAll(nil, []string{s.root}); err != nil {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
 	}
-	for _, p := range append(remove, relink...) {
+	for _, p := range remove {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("blob/fs: %w", err)
 		}
@@ -536,37 +543,20 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64, m
 
 // Uploads lists uploads in progress with their owner and the time their data was last written.
 func (s *Store) Uploads(ctx context.Context, fn func(id, owner string, modTime time.Time) error) error {
-	base := filepath.Join(s.root, uploadsDir)
-	shards, err := os.ReadDir(base)
-	if err != nil {
-		return fmt.Errorf("blob/fs: %w", err)
-	}
-	for _, shard := range shards {
-		if !shard.IsDir() || len(shard.Name()) != 2 {
-			continue
+	return s.eachUploadFile(func(dir string, e fs.DirEntry) error {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		entries, err := os.ReadDir(filepath.Join(base, shard.Name()))
-		if err != nil {
-			continue // removed meanwhile
+		id, owner, err := parseName(e.Name())
+		if err != nil || id[:2] != filepath.Base(dir) {
+			return nil
 		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			id, owner, err := parseName(e.Name())
-			if err != nil || id[:2] != shard.Name() {
-				continue
-			}
-			fi, err := e.Info()
-			if err != nil || sealed(fi.Mode()) {
-				continue // committed or cancelled meanwhile, or being published
-			}
-			if err := fn(id, owner, fi.ModTime()); err != nil {
-				return err
-			}
+		fi, err := e.Info()
+		if err != nil || sealed(fi.Mode()) {
+			return nil // committed or cancelled meanwhile, or being published
 		}
-	}
-	return nil
+		return fn(id, owner, fi.ModTime())
+	})
 }
 
 // parseID accepts only canonical UUIDs, the only names an upload directory may have.

@@ -17,7 +17,7 @@ import (
 // blob's name is created as a hard link to the upload's: the publication is done, its name is
 // durable through the sealed upload's. The next sync makes the blob names durable, after
 // which the uploads' names are removed. After a crash in between, New finds the sealed upload
-// and links its content under its digest again (recoverSealed).
+// and links its content under its digest again (recoverUploads).
 // So a publication waits for one sync, and in a steady stream of pushes each sync serves two
 // batches: the data of the uploads that arrived and the names linked after the sync before.
 // Nobody waits for the names, so when no upload is waiting they are synced only after
