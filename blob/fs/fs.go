@@ -4,7 +4,8 @@
 // Layout under the directory given to New:
 //
 //	blobs/<algorithm>/<first two hex digits>/<hex>   verified content (sha256 or sha512)
-//	uploads/<first two hex digits>/<uuid>[@<owner>]   bytes received so far
+//	uploads/<first two hex digits>/<uuid>[@<owner>]   bytes received so far (read-only once
+//	                                                  sealed: verified and being published)
 //	uploads/<first two hex digits>/<that>.hashstate   sha256 state and the offset it covers
 //	                                                  (uploads of 1 MiB or more)
 //	trash/<hex>.<uuid>                                a blob being deleted (moved aside first;
