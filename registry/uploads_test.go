@@ -199,8 +199,9 @@ func TestUploadBoundToRepository(t *testing.T) {
 	tr.do("GET", testRepo+"/blobs/uploads/not-an-upload", nil).expectError(t, http.StatusNotFound, CodeBlobUploadUnknown)
 }
 
-// sendCut writes a request whose body stops after part of the announced Content-Length,
-// then closes the connection, as a client that dies mid-upload.
+// sendCut writes a request whose body stops after part of the announced Content-Length, as a
+// client that dies mid-upload, and returns once the server has closed the connection (its
+// handler has returned): the tests that follow see what the handler left.
 func sendCut(t *testing.T, tr *testRegistry, method, path string, announced int, sent []byte, headers ...string) {
 	t.Helper()
 	conn, err := net.Dial("tcp", tr.srv.Listener.Addr().String())
@@ -220,6 +221,11 @@ func sendCut(t *testing.T, tr *testRegistry, method, path string, announced int,
 	if _, err := conn.Write(sent); err != nil {
 		t.Fatal(err)
 	}
+	// The client stops sending; what the server answers, if anything, is read until it closes
+	// the connection, which it does once the handler has returned.
+	conn.(*net.TCPConn).CloseWrite()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, conn)
 	conn.Close()
 }
 
