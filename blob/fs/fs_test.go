@@ -91,6 +91,7 @@ func TestUploadCommitAndRead(t *testing.T) {
 	if _, err := os.Stat(want); err != nil {
 		t.Fatalf("layout: %v", err)
 	}
+	waitIdle(t, s) // the upload's name goes once its blob's name is durable
 	if left := uploadFiles(t, dir); len(left) != 0 {
 		t.Fatalf("upload files left behind: %v", left)
 	}
