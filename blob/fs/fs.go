@@ -81,10 +81,11 @@ var bufferPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); retu
 
 // Store is a blob.Store on a local directory.
 type Store struct {
-	root  string
-	locks [1024]sync.Mutex // per-digest publication locks, striped (see lock)
-	now   func() time.Time
-	pub   publisher
+	root     string
+	sealable bool             // the filesystem keeps a file's permissions (see probeSeal)
+	locks    [1024]sync.Mutex // per-digest publication locks, striped (see lock)
+	now      func() time.Time
+	pub      publisher
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -97,6 +98,7 @@ func New(dir string) (*Store, error) {
 		}
 	}
 	s := &Store{root: dir, now: time.Now, pub: publisher{wake: make(chan struct{}, 1)}}
+	s.sealable = probeSeal(filepath.Join(dir, uploadsDir))
 	if err := s.recoverTrash(); err != nil {
 		return nil, err
 	}
@@ -217,6 +219,24 @@ func (s *Store) recoverTrash() error {
 		}
 	}
 	return nil
+}
+
+// probeSeal reports whether files in dir keep the permissions they are given: some network
+// and FUSE filesystems ignore chmod, and there an upload cannot be sealed (it is then renamed
+// to its blob's name instead, and its publication waits for a second sync).
+func probeSeal(dir string) bool {
+	f, err := os.CreateTemp(dir, "seal-probe-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || sealed(fi.Mode()) || f.Chmod(fi.Mode().Perm()&^0o222) != nil {
+		return false
+	}
+	fi, err = f.Stat()
+	return err == nil && sealed(fi.Mode())
 }
 
 // sealed reports whether an upload file is sealed: verified and being published under its
@@ -862,23 +882,28 @@ func (u *upload) touchExisting(target string, now time.Time) bool {
 
 // prepare stamps the data with the time of publication and seals it (see sealed).
 func (u *upload) prepare(d digest.Digest, target string, now time.Time) (*publication, error) {
-	fi, err := u.f.Stat()
-	if err == nil {
-		err = setTimes(u.f, now)
-	}
-	if err == nil {
-		err = u.f.Chmod(fi.Mode().Perm() &^ 0o222)
+	pb := &publication{f: u.f, pending: u.path, target: target, rename: !u.store.sealable}
+	err := setTimes(u.f, now)
+	if err == nil && !pb.rename {
+		var fi os.FileInfo
+		if fi, err = u.f.Stat(); err == nil {
+			pb.mode = fi.Mode().Perm()
+			err = u.f.Chmod(pb.mode &^ 0o222)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("blob/fs: %w", err)
 	}
-	return &publication{f: u.f, pending: u.path, target: target, mode: fi.Mode().Perm()}, nil
+	return pb, nil
 }
 
 // finish ends the upload after its publication: a failed one is an upload again (it can be
 // resumed), one whose blob appeared meanwhile is discarded.
 func (u *upload) finish(pb *publication, err error, now time.Time) error {
 	if err != nil {
+		if pb.rename {
+			return err
+		}
 		if cerr := u.f.Chmod(pb.mode); cerr != nil {
 			u.done = true // sealed for good: New publishes it
 			u.f.Close()

@@ -1028,3 +1028,29 @@ func TestUploadOwner(t *testing.T) {
 		t.Fatalf("left in the upload shard: %v", entries)
 	}
 }
+
+// TestUnsealedPublicationRenames: where the filesystem does not keep permissions (probeSeal),
+// a publication renames its upload to the blob's name and returns once that name is durable:
+// nothing of the upload is left when Commit returns. A local filesystem keeps them.
+func TestUnsealedPublicationRenames(t *testing.T) {
+	s, dir := newStore(t)
+	if !s.sealable {
+		t.Fatal("a local filesystem should keep permissions")
+	}
+	s.sealable = false
+	p := randomBytes(t, 5000)
+	d := digest.FromBytes(p)
+	if err := s.Put(ctx, d, p); err != nil {
+		t.Fatal(err)
+	}
+	if left := uploadFiles(t, dir); len(left) != 0 {
+		t.Fatalf("upload files left when Commit returned: %v", left)
+	}
+	if !bytes.Equal(readAll(t, s, d), p) {
+		t.Fatal("content differs")
+	}
+	target, _ := s.blobPath(d)
+	if fi, err := os.Stat(target); err != nil || sealed(fi.Mode()) {
+		t.Fatalf("blob %v, sealed %v", err, err == nil && sealed(fi.Mode()))
+	}
+}

@@ -29,8 +29,9 @@ import (
 // the syncs while there is work and ends when there is none. Callers hold their digest's
 // lock while they wait, so a batch never holds one digest twice.
 //
-// Where the filesystem has no hard links, the upload is renamed to the blob's name instead,
-// and that publication waits for the next sync too.
+// Where the filesystem has no hard links, or does not keep permissions (the upload cannot be
+// sealed: see probeSeal), the upload is renamed to the blob's name instead, and that
+// publication waits for the next sync too.
 type publisher struct {
 	wake    chan struct{} // signalled when a publication is queued while the goroutine runs
 	mu      sync.Mutex
@@ -38,6 +39,9 @@ type publisher struct {
 	running bool
 	ran     func(n int) // tests: called with each sync's number of publications and names
 }
+
+// errUnsealed stands for the link a publication that could not be sealed does not try.
+var errUnsealed = errors.New("blob/fs: upload not sealed")
 
 // namesDelay is how long linked names wait for a sync that an upload would run anyway.
 const namesDelay = 20 * time.Millisecond
@@ -47,6 +51,7 @@ type publication struct {
 	f       *os.File    // the data
 	pending string      // the sealed upload's name
 	mode    fs.FileMode // its permissions before it was sealed
+	rename  bool        // not sealed (see probeSeal): renamed to the blob's name instead
 	target  string      // the blob's name
 	exists  bool        // the blob appeared meanwhile: the upload is the caller's to remove
 	err     error       // set before done is closed
@@ -138,7 +143,11 @@ func (p *publisher) run() {
 				close(b.done)
 				continue
 			}
-			created, lerr := place(os.Link, b.pending, b.target)
+			lerr := errUnsealed
+			var created bool
+			if !b.rename {
+				created, lerr = place(os.Link, b.pending, b.target)
+			}
 			switch {
 			case lerr == nil:
 				linked = append(linked, b.pending)
@@ -150,7 +159,10 @@ func (p *publisher) run() {
 			default:
 				created, rerr := place(os.Rename, b.pending, b.target)
 				if rerr != nil {
-					b.err = fmt.Errorf("blob/fs: publishing %s: %w", filepath.Base(b.target), errors.Join(lerr, rerr))
+					if !b.rename {
+						rerr = errors.Join(lerr, rerr)
+					}
+					b.err = fmt.Errorf("blob/fs: publishing %s: %w", filepath.Base(b.target), rerr)
 					close(b.done)
 					continue
 				}
