@@ -45,6 +45,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -372,22 +373,8 @@ func (s *Store) lock(d digest.Digest) *sync.Mutex {
 	// A publication holds its digest's lock while it waits for its sync (milliseconds), so
 	// two uploads that share a stripe wait for each other: with 16 pushes in flight, 64
 	// stripes made one in five wait a whole publication more; 1024 make it one in 70.
-	hex := d.Encoded()
-	var i int
-	for j := 0; j < 3 && j < len(hex); j++ {
-		i = i<<4 | int(unhex(hex[j]))
-	}
-	return &s.locks[i%len(s.locks)]
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	return 0
+	i, _ := strconv.ParseUint(d.Encoded()[:3], 16, 16) // a valid digest has that much hex
+	return &s.locks[i%uint64(len(s.locks))]
 }
 
 // Stat returns the blob's size.
@@ -882,7 +869,7 @@ func (u *upload) touchExisting(target string, now time.Time) bool {
 
 // prepare stamps the data with the time of publication and seals it (see sealed).
 func (u *upload) prepare(d digest.Digest, target string, now time.Time) (*publication, error) {
-	pb := &publication{f: u.f, pending: u.path, target: target, rename: !u.store.sealable}
+	pb := &publication{f: u.f, upload: u.path, target: target, rename: !u.store.sealable}
 	err := setTimes(u.f, now)
 	if err == nil && !pb.rename {
 		var fi os.FileInfo
@@ -912,7 +899,7 @@ func (u *upload) finish(pb *publication, err error, now time.Time) error {
 	}
 	if pb.exists {
 		os.Chtimes(pb.target, now, now)
-		os.Remove(pb.pending)
+		os.Remove(pb.upload)
 	}
 	u.done = true
 	u.f.Close()

@@ -930,7 +930,7 @@ func TestSealedUploadsPublishedAtOpen(t *testing.T) {
 }
 
 // TestPublicationLinksBeforeNamesAreSynced: a publication returns once its data is synced and
-// its blob linked; its pending name is removed only by the next sync, which runs without
+// its blob linked; its upload's name is removed only by the next sync, which runs without
 // anybody waiting for it.
 func TestPublicationLinksBeforeNamesAreSynced(t *testing.T) {
 	s, dir := newStore(t)

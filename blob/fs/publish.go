@@ -40,22 +40,19 @@ type publisher struct {
 	ran     func(n int) // tests: called with each sync's number of publications and names
 }
 
-// errUnsealed stands for the link a publication that could not be sealed does not try.
-var errUnsealed = errors.New("blob/fs: upload not sealed")
-
 // namesDelay is how long linked names wait for a sync that an upload would run anyway.
 const namesDelay = 20 * time.Millisecond
 
 // publication is one verified upload waiting to be published under its digest.
 type publication struct {
-	f       *os.File    // the data
-	pending string      // the sealed upload's name
-	mode    fs.FileMode // its permissions before it was sealed
-	rename  bool        // not sealed (see probeSeal): renamed to the blob's name instead
-	target  string      // the blob's name
-	exists  bool        // the blob appeared meanwhile: the upload is the caller's to remove
-	err     error       // set before done is closed
-	done    chan struct{}
+	f      *os.File    // the data
+	upload string      // the upload's name (sealed unless rename)
+	mode   fs.FileMode // its permissions before it was sealed
+	rename bool        // not sealed (see probeSeal): renamed to the blob's name instead
+	target string      // the blob's name
+	exists bool        // the blob appeared meanwhile: the upload is the caller's to remove
+	err    error       // set before done is closed
+	done   chan struct{}
 }
 
 // publish returns when pb is published (or failed).
@@ -79,11 +76,11 @@ func (p *publisher) publish(pb *publication) error {
 }
 
 // run syncs until there is nothing left: each round takes the publications that arrived,
-// syncs their data together with the names linked in the round before, removes those names'
-// pending names, and links this round's blobs.
+// syncs their data together with the blob names linked in the round before, links this
+// round's blobs, and then removes the uploads' names of the blobs whose names are durable.
 func (p *publisher) run() {
 	var (
-		linked    []string       // pending names whose blobs were linked after the last sync
+		linked    []string       // sealed uploads whose blobs were linked after the last sync
 		confirmed []string       // the ones the last sync made durable (linked's spare slice)
 		dirs      []string       // directories whose entries those links (or renames) changed
 		renamed   []*publication // published by rename: answered when their names are durable
@@ -121,7 +118,7 @@ func (p *publisher) run() {
 		}
 		syncing := dirs
 		for _, b := range arrived { // the uploads' names (for syncEach: syncfs covers them)
-			syncing = append(syncing, filepath.Dir(b.pending))
+			syncing = append(syncing, filepath.Dir(b.upload))
 		}
 		if p.ran != nil {
 			p.ran(len(arrived) + len(linked) + len(renamed))
@@ -133,8 +130,8 @@ func (p *publisher) run() {
 			}
 			close(b.done)
 		}
-		// The names linked before this sync are durable now; their pending names are removed
-		// after this round's publications are answered.
+		// The blob names linked before this sync are durable now; their uploads' names are
+		// removed after this round's publications are answered.
 		confirmed, linked = linked, confirmed[:0]
 		dirs, renamed = dirs[:0], renamed[:0]
 		for _, b := range arrived {
@@ -143,38 +140,36 @@ func (p *publisher) run() {
 				close(b.done)
 				continue
 			}
-			lerr := errUnsealed
-			var created bool
+			var linkErr error // why the link failed (none for an unsealed upload, never linked)
 			if !b.rename {
-				created, lerr = place(os.Link, b.pending, b.target)
-			}
-			switch {
-			case lerr == nil:
-				linked = append(linked, b.pending)
-				dirs = appendDirs(dirs, b.target, created)
-				close(b.done)
-			case errors.Is(lerr, fs.ErrExist):
-				b.exists = true
-				close(b.done)
-			default:
-				created, rerr := place(os.Rename, b.pending, b.target)
-				if rerr != nil {
-					if !b.rename {
-						rerr = errors.Join(lerr, rerr)
-					}
-					b.err = fmt.Errorf("blob/fs: publishing %s: %w", filepath.Base(b.target), rerr)
+				created, lerr := place(os.Link, b.upload, b.target)
+				if lerr == nil {
+					linked = append(linked, b.upload)
+					dirs = appendDirs(dirs, b.target, created)
 					close(b.done)
 					continue
 				}
-				dirs = appendDirs(dirs, b.target, created)
-				renamed = append(renamed, b)
+				if errors.Is(lerr, fs.ErrExist) {
+					b.exists = true
+					close(b.done)
+					continue
+				}
+				linkErr = lerr
 			}
+			created, rerr := place(os.Rename, b.upload, b.target)
+			if rerr != nil {
+				b.err = fmt.Errorf("blob/fs: publishing %s: %w", filepath.Base(b.target), errors.Join(linkErr, rerr))
+				close(b.done)
+				continue
+			}
+			dirs = appendDirs(dirs, b.target, created)
+			renamed = append(renamed, b)
 		}
 		if err == nil {
 			for _, name := range confirmed {
 				os.Remove(name)
 			}
-		} // else the pending names stay, and New finishes their publication
+		} // else the sealed uploads stay, and New finishes their publication
 	}
 }
 
