@@ -1,7 +1,11 @@
 package fs
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,11 +42,74 @@ func syncAll(files []*os.File, dirs []string) error {
 	return syncfs(f)
 }
 
+// syncfs makes everything written to f's filesystem durable.
+//
+// On ext4 without a journal (and ext2), syncfs is not enough alone: it flushes the disk's
+// write cache and then writes the inode tables its own writeback dirtied, without a second
+// flush. The block layer's trace of one publication shows it: data, metadata, flush, then one
+// more metadata write (the new file's inode: its size, its blocks, its permissions) that may
+// sit in a volatile cache when syncfs returns. There an fdatasync follows, which on those
+// filesystems always ends with a flush of the cache (about 0.1 ms with little to write). A
+// journal makes the extra flush needless: ext4 commits it within syncfs.
 func syncfs(f *os.File) error {
+	fd := int(f.Fd())
+	if err := retryEINTR(func() error { return unix.Syncfs(fd) }); err != nil {
+		return err
+	}
+	if !flushAfterSyncfs(fd) {
+		return nil
+	}
+	return retryEINTR(func() error { return unix.Fdatasync(fd) })
+}
+
+func retryEINTR(call func() error) error {
 	for {
-		err := unix.Syncfs(int(f.Fd()))
-		if err != unix.EINTR {
+		if err := call(); err != unix.EINTR {
 			return err
 		}
 	}
+}
+
+// flushes caches flushAfterSyncfs's answer per device.
+var flushes sync.Map // device number → bool
+
+// flushAfterSyncfs reports whether fd's filesystem is ext2, ext3 or ext4 without a journal,
+// or one of them whose journal could not be confirmed (see syncfs).
+func flushAfterSyncfs(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return true
+	}
+	if v, ok := flushes.Load(st.Dev); ok {
+		return v.(bool)
+	}
+	v := journalLessExt(fd, st.Dev)
+	flushes.Store(st.Dev, v)
+	return v
+}
+
+func journalLessExt(fd int, dev uint64) bool {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return true
+	}
+	if fs.Type != unix.EXT4_SUPER_MAGIC {
+		return false
+	}
+	return !hasJournal(dev)
+}
+
+// hasJournal reads ext4's sysfs entry for the device: its journal_task names the journal's
+// thread, or says "<none>".
+func hasJournal(dev uint64) bool {
+	link, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(dev), unix.Minor(dev)))
+	if err != nil {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/fs/ext4", filepath.Base(link), "journal_task"))
+	if err != nil {
+		return false
+	}
+	task := strings.TrimSpace(string(b))
+	return task != "" && task != "<none>"
 }

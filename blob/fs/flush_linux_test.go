@@ -1,0 +1,158 @@
+package fs
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
+)
+
+// tracing is where tracefs is mounted (scripts/test mounts it when it runs as root).
+const tracing = "/sys/kernel/tracing"
+
+// TestPublicationEndsWithAFlush reads the block layer's trace of one publication: every
+// write this process issued for it must be followed by a flush of the disk's write cache
+// before Commit returns, or an acknowledged blob could be lost with the power. syncfs alone
+// leaves the new file's inode table block after its flush on ext4 without a journal (the
+// development VMs' filesystem).
+func TestPublicationEndsWithAFlush(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(tracing, "instances")); err != nil {
+		t.Skipf("no tracefs at %s (mount -t tracefs nodev %s, as root): %v", tracing, tracing, err)
+	}
+	inst, err := os.MkdirTemp(filepath.Join(tracing, "instances"), "coffer-blob-fs-")
+	if err != nil {
+		t.Skipf("cannot make a trace instance (needs root): %v", err)
+	}
+	t.Cleanup(func() { os.Remove(inst) })
+	s, dir := newStore(t)
+	disk, err := diskOf(dir)
+	if err != nil {
+		t.Skipf("the data directory is not on a block device: %v", err)
+	}
+	write := func(name, value string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(inst, name), []byte(value), 0); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	write("options/record-tgid", "1")
+	write("events/block/block_rq_issue/enable", "1")
+
+	data := make([]byte, 64<<10)
+	rand.Read(data)
+	d := digest.FromBytes(data)
+	up, err := s.StartUpload(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.ReadFrom(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	write("trace_marker", "coffer-commit-start")
+	_, err = up.Commit(ctx, d)
+	write("trace_marker", "coffer-commit-end")
+	write("tracing_on", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace, err := os.ReadFile(filepath.Join(inst, "trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Lines look like
+	//   coffer.test-123 (  120) [001] ..... 15.31: block_rq_issue: 254,0 WSM 4096 () 3192 + 8 be,0,4 [x]
+	//   kworker/1:1H-72 (   72) [001] ..... 15.31: block_rq_issue: 254,0 FF 0 () 0 + 0 none,0,0 [y]
+	// RWBS: a leading F is a cache flush before the request (FF: a flush alone), a W a write,
+	// an F after the W a write that bypasses the cache (FUA).
+	pid := os.Getpid()
+	var (
+		inWindow     bool
+		writes       int
+		unflushed    []string // this process's writes since the last flush
+		tracedEvents int
+	)
+	for _, line := range strings.Split(string(trace), "\n") {
+		switch {
+		case strings.Contains(line, "coffer-commit-start"):
+			inWindow = true
+			continue
+		case strings.Contains(line, "coffer-commit-end"):
+			inWindow = false
+			continue
+		case !inWindow:
+			continue
+		}
+		_, event, ok := strings.Cut(line, "block_rq_issue: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(event)
+		if len(f) < 2 || f[0] != disk {
+			continue
+		}
+		tracedEvents++
+		rwbs := f[1]
+		if strings.HasPrefix(rwbs, "F") {
+			unflushed = nil
+			continue
+		}
+		w := strings.Index(rwbs, "W")
+		if w < 0 || strings.HasPrefix(rwbs[w+1:], "F") || tgidOf(line) != pid {
+			continue
+		}
+		writes++
+		unflushed = append(unflushed, strings.TrimSpace(event))
+	}
+	if tracedEvents == 0 {
+		t.Skipf("the trace shows no request on disk %s during the publication", disk)
+	}
+	if writes == 0 {
+		t.Fatalf("no write of this process traced during the publication:\n%s", trace)
+	}
+	if len(unflushed) > 0 {
+		t.Fatalf("Commit returned with writes issued after the last flush:\n%s", strings.Join(unflushed, "\n"))
+	}
+}
+
+// diskOf returns the "MAJOR,MINOR" the block layer's trace names dir's disk by (a
+// partition's requests are traced on its disk).
+func diskOf(dir string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return "", err
+	}
+	sys, err := filepath.EvalSymlinks(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(sys, "partition")); err == nil {
+		sys = filepath.Dir(sys)
+	}
+	b, err := os.ReadFile(filepath.Join(sys, "dev"))
+	if err != nil {
+		return "", err
+	}
+	return strings.Replace(strings.TrimSpace(string(b)), ":", ",", 1), nil
+}
+
+// tgidOf reads the process id that record-tgid puts after the task: "name-tid (  tgid) ...".
+func tgidOf(line string) int {
+	_, rest, ok := strings.Cut(line, "(")
+	if !ok {
+		return -1
+	}
+	id, _, _ := strings.Cut(rest, ")")
+	n, err := strconv.Atoi(strings.TrimSpace(id))
+	if err != nil {
+		return -1
+	}
+	return n
+}
