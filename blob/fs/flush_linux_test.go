@@ -36,6 +36,15 @@ func TestPublicationEndsWithAFlush(t *testing.T) {
 	if err != nil {
 		t.Skipf("the data directory is not on a block device: %v", err)
 	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if hasJournal(st.Dev) {
+		// syncfs commits the journal, and the metadata it then writes in place is already
+		// in it: writes after the journal's flush are expected there.
+		t.Skip("the data directory is on ext4 with a journal")
+	}
 	write := func(name, value string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(inst, name), []byte(value), 0); err != nil {
