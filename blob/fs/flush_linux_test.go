@@ -3,7 +3,6 @@ package fs
 import (
 	"bytes"
 	"crypto/rand"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,13 +31,13 @@ func TestPublicationEndsWithAFlush(t *testing.T) {
 	}
 	t.Cleanup(func() { os.Remove(inst) })
 	s, dir := newStore(t)
-	disk, err := diskOf(dir)
-	if err != nil {
-		t.Skipf("the data directory is not on a block device: %v", err)
-	}
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		t.Fatal(err)
+	}
+	disk, err := diskOf(st.Dev)
+	if err != nil {
+		t.Skipf("the data directory is not on a block device: %v", err)
 	}
 	if hasJournal(st.Dev) {
 		// syncfs commits the journal, and the metadata it then writes in place is already
@@ -134,14 +133,10 @@ func TestPublicationEndsWithAFlush(t *testing.T) {
 	}
 }
 
-// diskOf returns the "MAJOR,MINOR" the block layer's trace names dir's disk by (a
+// diskOf returns the "MAJOR,MINOR" the block layer's trace names device dev's disk by (a
 // partition's requests are traced on its disk).
-func diskOf(dir string) (string, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
-		return "", err
-	}
-	sys, err := filepath.EvalSymlinks(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev)))
+func diskOf(dev uint64) (string, error) {
+	sys, err := filepath.EvalSymlinks(sysBlock(dev))
 	if err != nil {
 		return "", err
 	}

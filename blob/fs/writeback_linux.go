@@ -102,7 +102,7 @@ func journalLessExt(fd int, dev uint64) bool {
 // hasJournal reads ext4's sysfs entry for the device: its journal_task names the journal's
 // thread, or says "<none>".
 func hasJournal(dev uint64) bool {
-	link, err := os.Readlink(fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(dev), unix.Minor(dev)))
+	link, err := os.Readlink(sysBlock(dev))
 	if err != nil {
 		return false
 	}
@@ -112,4 +112,9 @@ func hasJournal(dev uint64) bool {
 	}
 	task := strings.TrimSpace(string(b))
 	return task != "" && task != "<none>"
+}
+
+// sysBlock is the sysfs entry of the block device numbered dev.
+func sysBlock(dev uint64) string {
+	return fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(dev), unix.Minor(dev))
 }
