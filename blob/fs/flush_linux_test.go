@@ -22,6 +22,47 @@ const tracing = "/sys/kernel/tracing"
 // leaves the new file's inode table block after its flush on ext4 without a journal (the
 // development VMs' filesystem).
 func TestPublicationEndsWithAFlush(t *testing.T) {
+	inst := traceInstance(t)
+	dir := t.TempDir()
+	s, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPublicationFlushed(t, inst, s, dir)
+}
+
+// TestPublicationOnAnOverlayEndsWithAFlush is the same check in a store on an overlay (a
+// container's filesystem) whose upper layer is on the test's disk: syncfs of the overlay
+// syncs that filesystem, with the same gap.
+func TestPublicationOnAnOverlayEndsWithAFlush(t *testing.T) {
+	inst := traceInstance(t)
+	base := t.TempDir()
+	var layers [4]string
+	for i, name := range []string{"lower", "upper", "work", "merged"} {
+		layers[i] = filepath.Join(base, name)
+		if err := os.Mkdir(layers[i], 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := "lowerdir=" + layers[0] + ",upperdir=" + layers[1] + ",workdir=" + layers[2]
+	if err := unix.Mount("overlay", layers[3], "overlay", 0, opts); err != nil {
+		t.Skipf("cannot mount an overlay (needs root and overlayfs): %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(layers[3], unix.MNT_DETACH) })
+	var stat unix.Statfs_t
+	if err := unix.Statfs(layers[3], &stat); err != nil || stat.Type != unix.OVERLAYFS_SUPER_MAGIC {
+		t.Fatalf("%s is not an overlay: %v", layers[3], err)
+	}
+	s, err := New(layers[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPublicationFlushed(t, inst, s, base)
+}
+
+// traceInstance makes a trace instance of the test's own (removed at its end), or skips.
+func traceInstance(t *testing.T) string {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(tracing, "instances")); err != nil {
 		t.Skipf("no tracefs at %s (mount -t tracefs nodev %s, as root): %v", tracing, tracing, err)
 	}
@@ -30,9 +71,16 @@ func TestPublicationEndsWithAFlush(t *testing.T) {
 		t.Skipf("cannot make a trace instance (needs root): %v", err)
 	}
 	t.Cleanup(func() { os.Remove(inst) })
-	s, dir := newStore(t)
+	return inst
+}
+
+// checkPublicationFlushed publishes a blob in s, whose bytes land on the disk that holds
+// onDisk, and fails when the trace in instance inst shows a write of this process that no
+// flush followed before Commit returned.
+func checkPublicationFlushed(t *testing.T, inst string, s *Store, onDisk string) {
+	t.Helper()
 	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
+	if err := unix.Stat(onDisk, &st); err != nil {
 		t.Fatal(err)
 	}
 	disk, err := diskOf(st.Dev)
