@@ -287,7 +287,7 @@ func TestStaleUploadsExpire(t *testing.T) {
 		u.Write([]byte("partial"))
 		u.Close()
 		at := time.Now().Add(-age)
-		os.Chtimes(filepath.Join(e.dir, "blobs", "uploads", u.ID()[:2], u.ID()), at, at)
+		os.Chtimes(filepath.Join(e.dir, "blobs", "uploads", u.ID()), at, at)
 		if session {
 			if err := e.meta.CreateUpload(ctx, store.Upload{ID: u.ID(), RepositoryID: e.repo.ID, StartedAt: at}); err != nil {
 				t.Fatal(err)
@@ -340,7 +340,7 @@ func TestStaleRegistrySessionsExpire(t *testing.T) {
 		u.Write([]byte("partial"))
 		u.Close()
 		at := time.Now().Add(-age)
-		if err := os.Chtimes(filepath.Join(e.dir, "blobs", "uploads", u.ID()[:2], u.ID()+"@"+owner), at, at); err != nil {
+		if err := os.Chtimes(filepath.Join(e.dir, "blobs", "uploads", u.ID()+"@"+owner), at, at); err != nil {
 			t.Fatal(err)
 		}
 		return u.ID()

@@ -510,10 +510,10 @@ func TestInterruptedDeleteIsUndone(t *testing.T) {
 	}
 }
 
-// uploadFile is where an upload's data lives: uploads/<first two hex digits>/<id>.
-func uploadFile(dir, id string) string { return filepath.Join(dir, "uploads", id[:2], id) }
+// uploadFile is where an upload's data lives: uploads/<id>.
+func uploadFile(dir, id string) string { return filepath.Join(dir, "uploads", id) }
 
-// uploadFiles lists every file under uploads/ (shard directories themselves may stay).
+// uploadFiles lists every file under uploads/.
 func uploadFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var files []string
@@ -529,8 +529,8 @@ func uploadFiles(t *testing.T, dir string) []string {
 	return files
 }
 
-// Uploads of the earlier layout (a directory per upload holding data and hashstate) are moved
-// into the sharded layout at start and can be resumed; an earlier-layout directory without
+// Uploads of the first layout (a directory per upload holding data and hashstate) are moved
+// into the uploads directory at start and can be resumed; an earlier-layout directory without
 // data (a crash inside StartUpload) is removed.
 func TestOldLayoutUploadsConverted(t *testing.T) {
 	ctx := context.Background()
@@ -546,24 +546,44 @@ func TestOldLayoutUploadsConverted(t *testing.T) {
 	}
 	// Rebuild what the earlier layout held for this upload.
 	old := filepath.Join(dir, "uploads", u.ID())
-	os.Mkdir(old, 0o750)
-	if err := os.Rename(uploadFile(dir, u.ID()), filepath.Join(old, "data")); err != nil {
+	tmp := filepath.Join(dir, "building")
+	os.Mkdir(tmp, 0o750)
+	if err := os.Rename(uploadFile(dir, u.ID()), filepath.Join(tmp, "data")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(uploadFile(dir, u.ID())+".hashstate", filepath.Join(old, "hashstate")); err != nil {
+	if err := os.Rename(uploadFile(dir, u.ID())+".hashstate", filepath.Join(tmp, "hashstate")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, old); err != nil {
 		t.Fatal(err)
 	}
 	empty := filepath.Join(dir, "uploads", "0b5e3c2a-1111-4222-8333-444455556666")
 	os.Mkdir(empty, 0o750)
+	// A conversion that a crash interrupted after it renamed the directory aside.
+	interrupted := randomBytes(t, 1000)
+	aside := filepath.Join(dir, "uploads", "1c6f4d3b-2222-4333-8444-555566667777"+firstLayoutAside)
+	os.Mkdir(aside, 0o750)
+	if err := os.WriteFile(filepath.Join(aside, "data"), interrupted, 0o640); err != nil {
+		t.Fatal(err)
+	}
 
 	s2, err := New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, gone := range []string{old, empty} {
+	for _, gone := range []string{empty, aside} {
 		if _, err := os.Stat(gone); !os.IsNotExist(err) {
 			t.Fatalf("earlier-layout directory %s kept: %v", gone, err)
 		}
+	}
+	if fi, err := os.Stat(old); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("the upload's data is not at %s: %v", old, err)
+	}
+	if got, err := os.ReadFile(uploadFile(dir, "1c6f4d3b-2222-4333-8444-555566667777")); err != nil || !bytes.Equal(got, interrupted) {
+		t.Fatalf("the interrupted conversion's data: %v", err)
+	}
+	if err := os.Remove(uploadFile(dir, "1c6f4d3b-2222-4333-8444-555566667777")); err != nil {
+		t.Fatal(err)
 	}
 	var ids []string
 	s2.Uploads(ctx, func(id, _ string, _ time.Time) error { ids = append(ids, id); return nil })
@@ -929,6 +949,102 @@ func TestSealedUploadsPublishedAtOpen(t *testing.T) {
 	u.Close()
 }
 
+// TestShardedUploadsConverted: the second layout kept uploads in 256 subdirectories of
+// uploads/ named by the id's first two hex digits. At start, an upload in progress there (with
+// its hash state) moves into uploads/ and can be resumed, a sealed one (a publication that a
+// crash interrupted) is published, and the emptied shard is removed; a shard holding
+// something Coffer did not write stays with it.
+func TestShardedUploadsConverted(t *testing.T) {
+	s, dir := newStore(t)
+	toShard := func(path string) string {
+		t.Helper()
+		name := filepath.Base(path)
+		shard := filepath.Join(dir, uploadsDir, name[:2])
+		if err := os.MkdirAll(shard, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		for _, suffix := range []string{"", stateSuffix} {
+			err := os.Rename(path+suffix, filepath.Join(shard, name+suffix))
+			if err != nil && (suffix == "" || !errors.Is(err, fs.ErrNotExist)) {
+				t.Fatal(err)
+			}
+		}
+		return shard
+	}
+	p := randomBytes(t, 3<<20) // big enough for a hash state file
+	u, err := s.StartUpload(ctx, "7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.ReadFrom(bytes.NewReader(p[:2<<20])); err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+	if _, err := os.Stat(uploadFile(dir, u.ID()+"@7") + stateSuffix); err != nil {
+		t.Fatalf("no hash state to convert: %v", err)
+	}
+	inProgress := toShard(uploadFile(dir, u.ID()+"@7"))
+
+	lost := randomBytes(t, 5000)
+	v, err := s.StartUpload(ctx, "8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Write(lost); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	if err := os.Chmod(uploadFile(dir, v.ID()+"@8"), 0o440); err != nil { // sealed
+		t.Fatal(err)
+	}
+	sealedShard := toShard(uploadFile(dir, v.ID()+"@8"))
+	foreign := filepath.Join(dir, uploadsDir, "zz")
+	if sealedShard == inProgress {
+		foreign = filepath.Join(dir, uploadsDir, "ff")
+		if foreign == inProgress {
+			foreign = filepath.Join(dir, uploadsDir, "fe")
+		}
+	}
+	if err := os.MkdirAll(foreign, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("x"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	s2, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s2, digest.FromBytes(lost)), lost) {
+		t.Fatal("the sealed upload was not published")
+	}
+	for _, gone := range []string{inProgress, sealedShard} {
+		if _, err := os.Stat(gone); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("shard %s kept: %v", gone, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(foreign, "notes.txt")); err != nil {
+		t.Fatalf("a file Coffer did not write went: %v", err)
+	}
+	u2, err := s2.ResumeUpload(ctx, u.ID(), "7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u2.(*upload).saved != 2<<20 {
+		t.Fatalf("resumed without its hash state (saved %d)", u2.(*upload).saved)
+	}
+	if _, err := u2.ReadFrom(bytes.NewReader(p[2<<20:])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u2.Commit(ctx, digest.FromBytes(p)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(readAll(t, s2, digest.FromBytes(p)), p) {
+		t.Fatal("content differs")
+	}
+}
+
 // TestPublicationLinksBeforeNamesAreSynced: a publication returns once its data is synced and
 // its blob linked; its upload's name is removed only by the next sync, which runs without
 // anybody waiting for it.
@@ -1023,9 +1139,8 @@ func TestUploadOwner(t *testing.T) {
 		t.Fatal("content differs")
 	}
 	waitIdle(t, s2) // the upload's name goes once its blob's name is durable
-	entries, _ := os.ReadDir(filepath.Join(dir, uploadsDir, u.ID()[:2]))
-	if len(entries) != 0 {
-		t.Fatalf("left in the upload shard: %v", entries)
+	if left := uploadFiles(t, dir); len(left) != 0 {
+		t.Fatalf("upload files left: %v", left)
 	}
 }
 
