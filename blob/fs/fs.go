@@ -19,10 +19,12 @@
 // An upload is one file, not a directory, and all uploads share one directory. Each sync
 // writes every directory block and directory inode that changed since the last one, and on
 // the development VMs a sync's time grows with the number of blocks it writes (about 0.07 ms
-// each under small pushes): uploads spread over 256 subdirectories, as an earlier layout had
-// them, touched a directory of their own each, about 3.5 of a small blob's 9 block writes. A
-// create holds its directory's lock only for the inode's allocation, tens of microseconds.
-//
+// each under small pushes). Uploads spread over 256 subdirectories, as an earlier layout had
+// them, touched a directory of their own each: about 3 of the 9 block writes a small blob
+// cost. A create holds its directory's lock for the inode's allocation: tens of
+// microseconds, more in the minutes after many files were deleted (ext4 without a journal
+// scans past inodes freed lately), when creates queue on that lock.
+
 // Publication is batched (see publisher): uploads that finish together are sealed (made
 // read-only: verified, being published), made durable by one sync of the filesystem and
 // linked under their digests; the next sync makes those names durable and the uploads' names
