@@ -234,21 +234,30 @@ func parseChallenge(h string) (string, map[string]string) {
 // pushBlob uploads a blob monolithically: POST to open an upload, then one PUT ?digest= with
 // body streamed from r (exactly spec.Size bytes, never buffered whole).
 func (c *client) pushBlob(ctx context.Context, repo string, spec blobSpec, body io.Reader) error {
+	_, _, err := c.pushBlobTimed(ctx, repo, spec, body)
+	return err
+}
+
+// pushBlobTimed is pushBlob that also returns how long the POST and the PUT took, each from
+// sending the request to reading the whole response.
+func (c *client) pushBlobTimed(ctx context.Context, repo string, spec blobSpec, body io.Reader) (post, put time.Duration, err error) {
+	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v2/"+repo+"/blobs/uploads/"), nil)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	resp, err := c.do(req)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if err := c.check(resp, http.StatusAccepted); err != nil {
-		return err
+		return 0, 0, err
 	}
 	drain(resp)
+	post = time.Since(start)
 	loc, err := resp.Location()
 	if err != nil {
-		return fmt.Errorf("%s: POST %s: 202 without a usable Location: %w", c.name, req.URL.Path, err)
+		return 0, 0, fmt.Errorf("%s: POST %s: 202 without a usable Location: %w", c.name, req.URL.Path, err)
 	}
 	q := loc.Query()
 	q.Set("digest", spec.Digest)
@@ -256,7 +265,7 @@ func (c *client) pushBlob(ctx context.Context, repo string, spec blobSpec, body 
 
 	req, err = http.NewRequestWithContext(ctx, http.MethodPut, loc.String(), body)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	req.ContentLength = spec.Size
 	if spec.Size == 0 {
@@ -265,13 +274,13 @@ func (c *client) pushBlob(ctx context.Context, repo string, spec blobSpec, body 
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err = c.do(req)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if err := c.check(resp, http.StatusCreated); err != nil {
-		return err
+		return 0, 0, err
 	}
 	drain(resp)
-	return nil
+	return post, time.Since(start) - post, nil
 }
 
 // blobExists asks HEAD for a blob: true on 200, false on 404.

@@ -187,7 +187,7 @@ func scenarios() []*scenario {
 		{
 			Name:    "small-push",
 			About:   "--small-count distinct blobs of --small-size, POST + PUT each, --small-concurrency clients",
-			Metrics: []metric{{"blobs_s", "blobs/s", true}},
+			Metrics: []metric{{"blobs_s", "blobs/s", true}, {"post_p50_ms", "POST p50 ms", false}, {"put_p50_ms", "PUT p50 ms", false}},
 			Goals:   []goal{{Metric: "blobs_s", Ratio: true, Value: 6, Issue: 4}},
 			Payload: needSmall,
 			Run:     runSmallPush,
@@ -322,17 +322,27 @@ func parallel(ctx context.Context, n, workers int, f func(ctx context.Context, i
 }
 
 func runSmallPush(ctx context.Context, e *env, inst *instance) (map[string]float64, error) {
+	posts := make([]time.Duration, len(e.small))
+	puts := make([]time.Duration, len(e.small))
 	start := time.Now()
 	err := parallel(ctx, len(e.small), e.cfg.SmallConcurrency, func(ctx context.Context, i int) error {
 		b := &e.small[i]
-		return inst.client.pushBlob(ctx, inst.repo, b.blobSpec, bytes.NewReader(b.data))
+		var err error
+		posts[i], puts[i], err = inst.client.pushBlobTimed(ctx, inst.repo, b.blobSpec, bytes.NewReader(b.data))
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	d := time.Since(start)
 	inst.state["small-blobs"] = true
-	return map[string]float64{"blobs_s": float64(len(e.small)) / d.Seconds()}, nil
+	slices.Sort(posts)
+	slices.Sort(puts)
+	return map[string]float64{
+		"blobs_s":     float64(len(e.small)) / d.Seconds(),
+		"post_p50_ms": ms(percentile(posts, 50)),
+		"put_p50_ms":  ms(percentile(puts, 50)),
+	}, nil
 }
 
 func prepareSmallPull(ctx context.Context, e *env, inst *instance) error {
