@@ -24,7 +24,7 @@
 // cost. A create holds its directory's lock for the inode's allocation: tens of
 // microseconds, more in the minutes after many files were deleted (ext4 without a journal
 // scans past inodes freed lately), when creates queue on that lock.
-
+//
 // Publication is batched (see publisher): uploads that finish together are sealed (made
 // read-only: verified, being published), made durable by one sync of the filesystem and
 // linked under their digests; the next sync makes those names durable and the uploads' names
