@@ -998,11 +998,12 @@ func TestShardedUploadsConverted(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealedShard := toShard(uploadFile(dir, v.ID()+"@8"))
-	foreign := filepath.Join(dir, uploadsDir, "zz")
-	if sealedShard == inProgress {
-		foreign = filepath.Join(dir, uploadsDir, "ff")
-		if foreign == inProgress {
-			foreign = filepath.Join(dir, uploadsDir, "fe")
+	// A shard of its own (not one of the two above) holding a file Coffer did not write.
+	var foreign string
+	for _, name := range []string{"00", "01", "02"} {
+		if p := filepath.Join(dir, uploadsDir, name); p != inProgress && p != sealedShard {
+			foreign = p
+			break
 		}
 	}
 	if err := os.MkdirAll(foreign, 0o750); err != nil {
