@@ -75,7 +75,7 @@ var flushes sync.Map // device number → bool
 
 // flushAfterSyncfs reports whether fd's filesystem is ext2, ext3 or ext4 without a journal,
 // or one of them whose journal could not be confirmed (see syncfs), or an overlay (see
-// journalLessExt).
+// flushNeeded).
 func flushAfterSyncfs(fd int) bool {
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil {
@@ -84,17 +84,17 @@ func flushAfterSyncfs(fd int) bool {
 	if v, ok := flushes.Load(st.Dev); ok {
 		return v.(bool)
 	}
-	v := journalLessExt(fd, st.Dev)
+	v := flushNeeded(fd, st.Dev)
 	flushes.Store(st.Dev, v)
 	return v
 }
 
-// journalLessExt answers flushAfterSyncfs for the filesystem of fd, on device dev. An
+// flushNeeded answers flushAfterSyncfs for the filesystem of fd, on device dev. An
 // overlay (a container's own filesystem, when the data directory is not a volume) syncs its
 // upper layer's filesystem, which it does not name: a journal-less ext4 there has the same
 // gap, so an overlay always gets the flush (on a journaling upper layer it costs one more
 // flush of the disk's cache per sync).
-func journalLessExt(fd int, dev uint64) bool {
+func flushNeeded(fd int, dev uint64) bool {
 	var stat unix.Statfs_t
 	if err := unix.Fstatfs(fd, &stat); err != nil {
 		return true
