@@ -187,7 +187,7 @@ func parseRoute(method, path string) (route, *Error) {
 		}
 		rt.digest = d
 	case resUpload:
-		if !uploadIDPattern.MatchString(last) {
+		if !validUploadID(last) {
 			return route{}, newError(CodeBlobUploadUnknown, http.StatusNotFound, "upload unknown")
 		}
 		rt.upload = last
