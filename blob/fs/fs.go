@@ -154,10 +154,11 @@ func (s *Store) convertOldUploads() error {
 			continue
 		}
 		if isShard(e.Name()) {
-			if err := s.convertShard(filepath.Join(dir, e.Name())); err != nil {
+			n, err := s.convertShard(filepath.Join(dir, e.Name()))
+			if err != nil {
 				return err
 			}
-			moved = true
+			moved = moved || n > 0
 			continue
 		}
 		// A first-layout directory has the name its data takes: it is renamed aside first.
@@ -205,12 +206,13 @@ func isShard(name string) bool {
 }
 
 // convertShard moves the files of a shard directory of the second layout into the uploads
-// directory (keeping their names: an upload's id and owner, or its hash state) and removes
-// the shard. Anything else in it (nothing Coffer wrote) stays, and so does the shard.
-func (s *Store) convertShard(shard string) error {
+// directory (keeping their names: an upload's id and owner, or its hash state), removes the
+// shard, and returns how many files it moved. Anything else in it (nothing Coffer wrote)
+// stays, and so does the shard.
+func (s *Store) convertShard(shard string) (moved int, err error) {
 	entries, err := os.ReadDir(shard)
 	if err != nil {
-		return fmt.Errorf("blob/fs: %w", err)
+		return 0, fmt.Errorf("blob/fs: %w", err)
 	}
 	for _, e := range entries {
 		name, _ := strings.CutSuffix(e.Name(), stateSuffix)
@@ -218,11 +220,12 @@ func (s *Store) convertShard(shard string) error {
 			continue
 		}
 		if err := os.Rename(filepath.Join(shard, e.Name()), filepath.Join(filepath.Dir(shard), e.Name())); err != nil {
-			return fmt.Errorf("blob/fs: converting upload %s: %w", e.Name(), err)
+			return moved, fmt.Errorf("blob/fs: converting upload %s: %w", e.Name(), err)
 		}
+		moved++
 	}
 	os.Remove(shard) // fails, harmlessly, when something else is left in it
-	return nil
+	return moved, nil
 }
 
 // uploadPath is the data file of upload id (a canonical UUID) bound to owner (valid).
