@@ -20,6 +20,7 @@ import (
 //
 //	DIR/blobs/        content-addressed blobs and uploads in progress (package blob/fs)
 //	DIR/meta.db       metadata: repositories, manifests, tags, GC queue (package store/sqlite)
+//	DIR/meta.db-links blob links not yet in meta.db (durability process; store/sqlite/links.go)
 //	DIR/iam.db        identities: accounts, users, groups, roles, policies, keys (package iam/iamsql)
 //	DIR/iam.key       the key that encrypts the identity store's secrets at rest (mode 0600)
 //	DIR/registry-token.key  the HMAC key of registry passwords (GetAuthorizationToken; 0600)
@@ -94,7 +95,9 @@ func OpenData(dir string, gcGrace time.Duration, durability Durability) (*Data, 
 	if delay <= 0 {
 		delay = -1 // the store's "no delay"; its zero value means its own default
 	}
-	meta, err := sqlite.OpenOptions(l.MetaDB(), sqlite.Options{ReviewDelay: delay, Synchronous: synchronous})
+	// Deferred blob links are as durable as a synchronous=NORMAL commit (see store/sqlite).
+	meta, err := sqlite.OpenOptions(l.MetaDB(), sqlite.Options{ReviewDelay: delay, Synchronous: synchronous,
+		DeferLinks: synchronous == "NORMAL"})
 	if err != nil {
 		return nil, fmt.Errorf("server: metadata store: %w", err)
 	}

@@ -17,8 +17,15 @@ func (s *Store) LinkBlob(ctx context.Context, repoID int64, d digest.Digest, siz
 	return s.write(ctx, func(tx *sql.Tx) error { return s.linkBlob(ctx, tx, repoID, d, size) })
 }
 
-// LinkUploadedBlob links the blob and deletes the upload session, in one transaction.
+// LinkUploadedBlob links the blob and deletes the upload session, in one transaction. Without
+// a session, and with Options.DeferLinks, the link is deferred (see links.go).
 func (s *Store) LinkUploadedBlob(ctx context.Context, repoID int64, d digest.Digest, size int64, uploadID string) error {
+	if uploadID == "" && s.links.deferring() {
+		err := s.deferLink(ctx, repoID, d, size)
+		if !errors.Is(err, errNoLinkLog) {
+			return err
+		}
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if err := s.linkBlob(ctx, tx, repoID, d, size); err != nil {
 			return err
@@ -44,8 +51,31 @@ func (s *Store) linkBlob(ctx context.Context, tx *sql.Tx, repoID int64, d digest
 	return s.queue(ctx, tx, d, 0, false, now+s.reviewDelay.Milliseconds())
 }
 
-// StatBlob returns the size of a blob linked to the repository.
+// deferLink appends the link to the link log once the repository is known to exist;
+// errNoLinkLog when the log cannot take it.
+func (s *Store) deferLink(ctx context.Context, repoID int64, d digest.Digest, size int64) error {
+	if !s.links.knownRepository(repoID) {
+		var n int
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM repositories WHERE id = $1`, repoID).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		if n == 0 {
+			return store.ErrRepositoryNotFound
+		}
+		s.links.remember(repoID)
+	}
+	if err := s.links.add(repoID, d, size, s.now().UnixMilli()); err != nil {
+		return errNoLinkLog // the synchronous link reports what is wrong, if anything
+	}
+	return nil
+}
+
+// StatBlob returns the size of a blob linked to the repository. A pending deferred link is
+// looked at first: once it is gone from the list, its transaction has committed.
 func (s *Store) StatBlob(ctx context.Context, repoID int64, d digest.Digest) (int64, error) {
+	if size, ok := s.links.lookup(repoID, d); ok {
+		return size, nil
+	}
 	var size int64
 	err := s.stmts.statBlob.QueryRowContext(ctx, repoID, d.String()).Scan(&size)
 	if isNoRows(err) {
@@ -92,6 +122,9 @@ func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) e
 // BlobReferenced reports whether any repository links the blob, any manifest lists it, or a
 // manifest has its digest.
 func (s *Store) BlobReferenced(ctx context.Context, d digest.Digest) (bool, error) {
+	if s.links.referenced(d) {
+		return true, nil
+	}
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM repository_blobs WHERE digest = $1) +

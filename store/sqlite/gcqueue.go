@@ -172,6 +172,11 @@ func (s *Store) QueueBlobForReview(ctx context.Context, d digest.Digest, delay t
 
 // PendingGC lists the due items that ConfirmGC would delete now, changing nothing.
 func (s *Store) PendingGC(ctx context.Context, limit int) ([]store.GCItem, error) {
+	if s.links.count() > 0 { // the reviews below read the tables
+		if err := s.links.apply(ctx); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now().UnixMilli()
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

@@ -86,8 +86,17 @@ func (s *Store) runBatch(batch []*writeReq) {
 	// The transaction serves several requests: no single request's context may cancel it.
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
+		err = fmt.Errorf("sqlite: begin: %w", err)
+	}
+	var links int
+	if err == nil {
+		if links, err = s.applyLinks(context.Background(), tx); err != nil {
+			tx.Rollback()
+		}
+	}
+	if err != nil {
 		for _, r := range batch {
-			r.err = fmt.Errorf("sqlite: begin: %w", err)
+			r.err = err
 		}
 		return
 	}
@@ -138,7 +147,9 @@ func (s *Store) runBatch(batch []*writeReq) {
 				r.err = fmt.Errorf("sqlite: commit: %w", err)
 			}
 		}
+		return
 	}
+	s.links.applied(links)
 }
 
 const (
@@ -153,6 +164,11 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	links, err := s.applyLinks(ctx, tx)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
 	if err := call(fn, tx); err != nil {
 		tx.Rollback()
 		return err
@@ -160,6 +176,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	s.links.applied(links)
 	return nil
 }
 

@@ -52,8 +52,8 @@ func (s *Store) ListRepositories(ctx context.Context, afterAccount, afterName st
 // DeleteRepository removes a repository with everything in it. The blobs it linked are
 // queued for review; its manifests, tags, links and upload sessions go with it.
 func (s *Store) DeleteRepository(ctx context.Context, account, name string, force bool) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		var id int64
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT id FROM repositories WHERE account = $1 AND name = $2`, account, name).Scan(&id)
 		if isNoRows(err) {
 			return store.ErrRepositoryNotFound
@@ -96,4 +96,8 @@ func (s *Store) DeleteRepository(ctx context.Context, account, name string, forc
 		}
 		return nil
 	})
+	if err == nil {
+		s.links.forget(id)
+	}
+	return err
 }

@@ -11,7 +11,8 @@
 // killed process (a committed transaction is in the WAL file, in the kernel's page cache),
 // but may lose the last transactions on power loss. The blob store fsyncs every blob before
 // it is acknowledged, so the metadata does the same: an acknowledged manifest survives
-// power loss too. Options.Synchronous = "NORMAL" trades that for write latency.
+// power loss too. Options.Synchronous = "NORMAL" trades that for write latency, and
+// Options.DeferLinks, for such a database, batches pushed blobs' links (links.go).
 package sqlite
 
 import (
@@ -49,6 +50,10 @@ type Options struct {
 	Readers int
 	// Clock replaces time.Now for the times the store records and compares (tests).
 	Clock func() time.Time
+	// DeferLinks appends the links of pushed blobs to a log beside the database and
+	// applies them to the tables in batches (see links.go). It suits synchronous=NORMAL,
+	// whose commits the log's writes are as durable as.
+	DeferLinks bool
 }
 
 // Store is the SQLite metadata store.
@@ -60,6 +65,8 @@ type Store struct {
 	wstmts      writeStatements
 	group       groupCommit
 	pulls       *pullBatcher
+	links       *linkLog // nil until Open has applied the link log
+	linksPath   string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -137,13 +144,62 @@ func OpenOptions(path string, o Options) (*Store, error) {
 		s.r.Close()
 		return nil, err
 	}
+	if err := s.openLinks(path+"-links", o.DeferLinks); err != nil {
+		s.w.Close()
+		s.r.Close()
+		return nil, err
+	}
 	s.pulls = startPullBatcher(s, o.PullFlushInterval)
 	return s, nil
 }
 
-// Close flushes pending pull times and closes the database.
+// openLinks applies what the link log holds beyond the last applied record, and keeps the
+// log (and its lock) for deferred links when deferLinks is set and no other process has it.
+func (s *Store) openLinks(path string, deferLinks bool) error {
+	ctx := context.Background()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS link_log (applied BIGINT NOT NULL)`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO link_log (applied) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM link_log)`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: link log table: %w", err)
+	}
+	l, recs, err := openLinkLog(path)
+	if err != nil {
+		return err
+	}
+	var applied int64
+	if err := s.w.QueryRowContext(ctx, `SELECT applied FROM link_log`).Scan(&applied); err != nil {
+		l.close(path)
+		return fmt.Errorf("sqlite: link log: %w", err)
+	}
+	l.restore(recs, uint64(applied))
+	l.apply = func(ctx context.Context) error { return s.write(ctx, func(*sql.Tx) error { return nil }) }
+	s.links, s.linksPath = l, path
+	if l.count() > 0 {
+		if err := l.apply(ctx); err != nil {
+			l.close(path)
+			return fmt.Errorf("sqlite: applying the link log: %w", err)
+		}
+	}
+	if !deferLinks {
+		return l.close(path)
+	}
+	if l.deferring() {
+		l.start()
+	}
+	return nil
+}
+
+// Close applies deferred links, flushes pending pull times and closes the database.
 func (s *Store) Close() error {
-	err := s.pulls.stop()
+	err := s.links.close(s.linksPath)
+	if perr := s.pulls.stop(); err == nil {
+		err = perr
+	}
 	s.stmts.close()
 	s.wstmts.close()
 	if rerr := s.r.Close(); err == nil {

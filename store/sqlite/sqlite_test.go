@@ -18,11 +18,28 @@ import (
 var ctx = context.Background()
 
 func TestContract(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, reviewDelay time.Duration) store.Store {
 		if reviewDelay == 0 {
 			reviewDelay = -1
 		}
 		s, err := OpenOptions(filepath.Join(t.TempDir(), "meta.db"), Options{ReviewDelay: reviewDelay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestContractDeferredLinks runs the contract with the server's default: synchronous=NORMAL
+// and deferred blob links.
+func TestContractDeferredLinks(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, reviewDelay time.Duration) store.Store {
+		if reviewDelay == 0 {
+			reviewDelay = -1
+		}
+		s, err := OpenOptions(filepath.Join(t.TempDir(), "meta.db"), Options{ReviewDelay: reviewDelay, Synchronous: "NORMAL", DeferLinks: true})
 		if err != nil {
 			t.Fatal(err)
 		}

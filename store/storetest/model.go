@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,7 +58,13 @@ func testModel(t *testing.T, open Factory) {
 		rt.Repeat(map[string]func(*rapid.T){
 			"link": func(rt *rapid.T) {
 				r, d := repo.Draw(rt, "repo"), blob.Draw(rt, "blob")
-				if err := s.LinkBlob(ctx, r, d, 1); err != nil {
+				link := s.LinkBlob
+				if rapid.Bool().Draw(rt, "uploaded") { // a push's link, which a store may defer
+					link = func(ctx context.Context, r int64, d digest.Digest, size int64) error {
+						return s.LinkUploadedBlob(ctx, r, d, size, "")
+					}
+				}
+				if err := link(ctx, r, d, 1); err != nil {
 					rt.Fatal(err)
 				}
 				m.links[r][d] = true

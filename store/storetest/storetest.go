@@ -102,7 +102,11 @@ func linkBlobs(t *testing.T, s store.Store, repo int64, names ...string) []store
 	var out []store.Descriptor
 	for i, n := range names {
 		d := blobDigest(n)
-		check(t, s.LinkBlob(ctx, repo, d, int64(100+i)))
+		if i%2 == 0 {
+			check(t, s.LinkBlob(ctx, repo, d, int64(100+i)))
+		} else { // a push's link, which a store may defer
+			check(t, s.LinkUploadedBlob(ctx, repo, d, int64(100+i), ""))
+		}
 		out = append(out, store.Descriptor{Digest: d, MediaType: "application/vnd.oci.image.layer.v1.tar", Size: int64(100 + i)})
 	}
 	return out
