@@ -51,7 +51,7 @@ const (
 	// linkLogLimit is the log size from which new links are written synchronously until
 	// the log is emptied: under a steady stream of pushes the pending list is rarely empty
 	// when a transaction ends, and the first transaction after the log filled up applies
-	// all of it. About 40,000 links.
+	// all of it. About 38,000 links of 111 bytes.
 	linkLogLimit = 4 << 20
 	// maxLinkDigest bounds a record's digest ("sha512:" and 128 hex digits is 135 bytes).
 	maxLinkDigest = 255

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -309,6 +312,38 @@ func BenchmarkLinkBlob(b *testing.B) {
 				if err := s.LinkBlob(ctx, r.ID, digest.FromString(fmt.Sprint(i)), 1); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkLinkUploadedBlob links distinct blobs from 16 goroutines, as 16 pushing clients
+// do: each link a (group-committed) transaction, or deferred to the link log and applied in
+// batches (the time includes applying the last of them).
+func BenchmarkLinkUploadedBlob(b *testing.B) {
+	for _, deferred := range []bool{false, true} {
+		name := map[bool]string{false: "transaction", true: "deferred"}[deferred]
+		b.Run(name, func(b *testing.B) {
+			s, err := OpenOptions(filepath.Join(b.TempDir(), "meta.db"), Options{Synchronous: "NORMAL", DeferLinks: deferred})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			r, _ := s.CreateRepository(ctx, "111122223333", "r")
+			var n atomic.Int64
+			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					d := digest.FromString(strconv.FormatInt(n.Add(1), 10))
+					if err := s.LinkUploadedBlob(ctx, r.ID, d, 1, ""); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if err := s.links.apply(ctx); err != nil {
+				b.Fatal(err)
 			}
 		})
 	}
