@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -412,4 +413,26 @@ func TestDeferredLinksSurviveKill(t *testing.T) {
 	if n := fileSize(t, path+"-links"); n != -1 {
 		t.Fatalf("log of %d bytes after Open applied it without DeferLinks", n)
 	}
+}
+
+// FuzzParseLinkRecords: whatever a log holds, parsing takes a prefix of it whose records
+// encode back to exactly that prefix.
+func FuzzParseLinkRecords(f *testing.F) {
+	one := appendLinkRecord(nil, linkRecord{seq: 1, repo: 2, size: 3, at: 4, digest: digest.FromString("x")})
+	f.Add(one)
+	f.Add(append(slices.Clone(one), one[:20]...))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, valid := parseLinkRecords(b)
+		if valid < 0 || valid > len(b) {
+			t.Fatalf("valid = %d of %d bytes", valid, len(b))
+		}
+		var again []byte
+		for _, r := range recs {
+			again = appendLinkRecord(again, r)
+		}
+		if !bytes.Equal(again, b[:valid]) {
+			t.Fatalf("%d records re-encode to %d bytes, not the %d parsed", len(recs), len(again), valid)
+		}
+	})
 }
