@@ -108,14 +108,13 @@ type linkLog struct {
 }
 
 func newLinkLog() *linkLog {
-	l := &linkLog{
+	return &linkLog{
 		limit:   linkLogLimit,
 		index:   map[linkKey]pendingLink{},
 		digests: map[digest.Digest]int{},
 		repos:   map[int64]struct{}{},
 		log:     slog.Default(),
 	}
-	return l
 }
 
 // appendLinkRecord encodes r at the end of b: the body's length, the body (sequence number,

@@ -40,6 +40,15 @@ func fileSize(t *testing.T, path string) int64 {
 	return fi.Size()
 }
 
+func createApp(t *testing.T, s *Store) store.Repository {
+	t.Helper()
+	r, err := s.CreateRepository(ctx, "111122223333", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // holdLinks keeps deferred links pending (no background transaction) for the test.
 func holdLinks(t *testing.T, s *Store) {
 	t.Helper()
@@ -91,10 +100,7 @@ func TestLinkRecordsRoundTripAndTornTails(t *testing.T) {
 func TestDeferredLinkIsSeenAtOnceAndAppliedSoon(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	s := openDeferred(t, path)
-	r, err := s.CreateRepository(ctx, "111122223333", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createApp(t, s)
 	d := digest.FromString("layer")
 	if err := s.LinkUploadedBlob(ctx, r.ID, d, 42, ""); err != nil {
 		t.Fatal(err)
@@ -130,10 +136,7 @@ func TestDeferredLinkIsSeenAtOnceAndAppliedSoon(t *testing.T) {
 func TestWritesApplyPendingLinksFirst(t *testing.T) {
 	s := openDeferred(t, filepath.Join(t.TempDir(), "meta.db"))
 	holdLinks(t, s)
-	r, err := s.CreateRepository(ctx, "111122223333", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createApp(t, s)
 	layer, other := digest.FromString("layer"), digest.FromString("other")
 	for _, d := range []digest.Digest{layer, other} {
 		if err := s.LinkUploadedBlob(ctx, r.ID, d, 5, ""); err != nil {
@@ -192,10 +195,7 @@ func TestOpenAppliesOnlyUnappliedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.CreateRepository(ctx, "111122223333", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createApp(t, s)
 	if _, err := s.w.ExecContext(ctx, `UPDATE link_log SET applied = 5`); err != nil {
 		t.Fatal(err)
 	}
@@ -257,10 +257,7 @@ func TestSecondProcessLinksSynchronously(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	a := openDeferred(t, path)
 	holdLinks(t, a)
-	r, err := a.CreateRepository(ctx, "111122223333", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createApp(t, a)
 	d := digest.FromString("a's")
 	if err := a.LinkUploadedBlob(ctx, r.ID, d, 1, ""); err != nil {
 		t.Fatal(err)
@@ -304,10 +301,7 @@ func TestFullLogLinksSynchronously(t *testing.T) {
 	s := openDeferred(t, path)
 	holdLinks(t, s)
 	s.links.limit = 1
-	r, err := s.CreateRepository(ctx, "111122223333", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createApp(t, s)
 	first, second := digest.FromString("1"), digest.FromString("2")
 	if err := s.LinkUploadedBlob(ctx, r.ID, first, 1, ""); err != nil {
 		t.Fatal(err)
@@ -365,10 +359,7 @@ func TestDeferredLinksSurviveKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.CreateRepository(ctx, "111122223333", "app")
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := createApp(t, s)
 	s.Close()
 
 	cmd := exec.Command(os.Args[0], "-test.run", "^$")
