@@ -74,8 +74,10 @@ func (d Durability) synchronous() (string, error) {
 
 // OpenData creates the data directory when missing and opens its blob and metadata stores.
 // gcGrace is how long an untagged manifest or unreferenced blob waits before garbage
-// collection may review it (0: no wait).
-func OpenData(dir string, gcGrace time.Duration, durability Durability) (*Data, error) {
+// collection may review it (0: no wait). pushes is set by the process that takes pushes
+// (coffer serve): with durability process its blob links are deferred (store/sqlite), and
+// the other processes on the directory (coffer gc) leave it the link log.
+func OpenData(dir string, gcGrace time.Duration, durability Durability, pushes bool) (*Data, error) {
 	if dir == "" {
 		return nil, errors.New("server: data directory is empty")
 	}
@@ -97,7 +99,7 @@ func OpenData(dir string, gcGrace time.Duration, durability Durability) (*Data, 
 	}
 	// Deferred blob links are as durable as a synchronous=NORMAL commit (see store/sqlite).
 	meta, err := sqlite.OpenOptions(l.MetaDB(), sqlite.Options{ReviewDelay: delay, Synchronous: synchronous,
-		DeferLinks: synchronous == "NORMAL"})
+		DeferLinks: pushes && synchronous == "NORMAL"})
 	if err != nil {
 		return nil, fmt.Errorf("server: metadata store: %w", err)
 	}

@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := OpenData(cfg.DataDir, cfg.GCGrace, cfg.Durability)
+	data, err := OpenData(cfg.DataDir, cfg.GCGrace, cfg.Durability, true)
 	if err != nil {
 		return nil, err
 	}

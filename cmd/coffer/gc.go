@@ -36,7 +36,7 @@ or with the key of the same name in the --config YAML file: flag > environment >
 			if _, err := os.Stat(o.Data); err != nil {
 				return fmt.Errorf("data directory: %w", err)
 			}
-			data, err := server.OpenData(o.Data, o.GCGrace, server.Durability(o.Durability))
+			data, err := server.OpenData(o.Data, o.GCGrace, server.Durability(o.Durability), false)
 			if err != nil {
 				return err
 			}

@@ -60,6 +60,11 @@ const (
 	linkRecordFixed = 4 + 4*8 + 4
 )
 
+// linkLockWait is how long a store that defers links waits for the log's lock, which
+// another process that opens the database without deferring (coffer gc) holds for as long
+// as its Open takes.
+var linkLockWait = 5 * time.Second
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // errNoLinkLog: this store does not defer links (another process holds the log, or the
@@ -162,15 +167,16 @@ func parseLinkRecords(b []byte) ([]linkRecord, int) {
 	return out, valid
 }
 
-// openLinkLog opens the link log at path, takes its lock when no other process holds it,
-// and returns the records it holds. Without the lock the log is only read.
-func openLinkLog(path string) (l *linkLog, recs []linkRecord, err error) {
+// openLinkLog opens the link log at path, takes its lock when no other process holds it
+// (trying for up to wait), and returns the records it holds. Without the lock the log is
+// only read.
+func openLinkLog(path string, wait time.Duration) (l *linkLog, recs []linkRecord, err error) {
 	l = newLinkLog()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: link log: %w", err)
 	}
-	owned, err := tryLock(f)
+	owned, err := tryLock(f, wait)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("sqlite: link log: %w", err)

@@ -2,8 +2,11 @@
 
 package sqlite
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // tryLock reports false: without flock the link log is never this process's, and links
 // are written synchronously.
-func tryLock(*os.File) (bool, error) { return false, nil }
+func tryLock(*os.File, time.Duration) (bool, error) { return false, nil }

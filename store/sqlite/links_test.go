@@ -262,8 +262,10 @@ func TestSecondProcessLinksSynchronously(t *testing.T) {
 	if err := a.LinkUploadedBlob(ctx, r.ID, d, 1, ""); err != nil {
 		t.Fatal(err)
 	}
-	// b (coffer gc beside coffer serve) cannot take the log: it applies what it finds there
-	// and links synchronously.
+	// b (a second coffer serve on the directory) cannot take the log: after waiting for it,
+	// it applies what it finds there and links synchronously.
+	defer func(w time.Duration) { linkLockWait = w }(linkLockWait)
+	linkLockWait = 50 * time.Millisecond
 	b := openDeferred(t, path)
 	if b.links.deferring() {
 		t.Fatal("a second store on the database took the link log")
@@ -293,6 +295,42 @@ func TestSecondProcessLinksSynchronously(t *testing.T) {
 	}
 	if n := fileSize(t, path+"-links"); n != -1 {
 		t.Fatalf("the log outlived a clean close: %d bytes", n)
+	}
+}
+
+// TestDeferringStoreWaitsForTheLog: coffer serve, started while coffer gc opens the database
+// (and holds the log for as long as that takes), still gets the log.
+func TestDeferringStoreWaitsForTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	f, err := os.OpenFile(path+"-links", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if ok, err := tryLock(f, 0); !ok || err != nil {
+		t.Fatalf("tryLock = %v, %v", ok, err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		f.Close() // releases the lock
+	}()
+	s := openDeferred(t, path)
+	if !s.links.deferring() {
+		t.Fatal("the store did not wait for the log's lock")
+	}
+	// A store that does not defer (coffer gc) does not wait, and leaves the log alone.
+	g, err := OpenOptions(path, Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	r := createApp(t, s)
+	holdLinks(t, s)
+	if err := s.LinkUploadedBlob(ctx, r.ID, digest.FromString("x"), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if s.links.count() != 1 {
+		t.Fatal("the link was not deferred after the other store opened")
 	}
 }
 

@@ -167,7 +167,11 @@ func (s *Store) openLinks(path string, deferLinks bool) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: link log table: %w", err)
 	}
-	l, recs, err := openLinkLog(path)
+	wait := time.Duration(0) // a store that does not defer takes the log only when it is free
+	if deferLinks {
+		wait = linkLockWait
+	}
+	l, recs, err := openLinkLog(path, wait)
 	if err != nil {
 		return err
 	}
