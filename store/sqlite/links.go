@@ -407,9 +407,9 @@ func (l *linkLog) run() {
 	}
 }
 
-// close stops the applier, applies what is pending, and removes the log when nothing in it
+// close stops the applier, applies what is pending, and empties the log when nothing in it
 // is pending.
-func (l *linkLog) close(path string) error {
+func (l *linkLog) close() error {
 	if l == nil {
 		return nil
 	}
@@ -426,8 +426,10 @@ func (l *linkLog) close(path string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f != nil {
-		if len(l.pending) == 0 {
-			os.Remove(path)
+		// Emptied, not removed: a process waiting for the lock holds the file open, and would
+		// otherwise get a lock on a file no longer at path and write links nobody reads.
+		if len(l.pending) == 0 && l.size > 0 {
+			l.f.Truncate(0)
 		}
 		l.f.Close() // and its lock
 		l.f = nil

@@ -293,8 +293,8 @@ func TestSecondProcessLinksSynchronously(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := fileSize(t, path+"-links"); n != -1 {
-		t.Fatalf("the log outlived a clean close: %d bytes", n)
+	if n := fileSize(t, path+"-links"); n != 0 {
+		t.Fatalf("a clean close left a log of %d bytes", n)
 	}
 }
 
@@ -439,7 +439,7 @@ func TestDeferredLinksSurviveKill(t *testing.T) {
 			t.Fatalf("acknowledged link %d of %d: StatBlob = %d, %v", i, acked, size, err)
 		}
 	}
-	if n := fileSize(t, path+"-links"); n != -1 {
+	if n := fileSize(t, path+"-links"); n != 0 {
 		t.Fatalf("log of %d bytes after Open applied it without DeferLinks", n)
 	}
 }

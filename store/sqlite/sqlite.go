@@ -66,7 +66,6 @@ type Store struct {
 	group       groupCommit
 	pulls       *pullBatcher
 	links       *linkLog // nil until Open has applied the link log
-	linksPath   string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -177,20 +176,20 @@ func (s *Store) openLinks(path string, deferLinks bool) error {
 	}
 	var applied int64
 	if err := s.w.QueryRowContext(ctx, `SELECT applied FROM link_log`).Scan(&applied); err != nil {
-		l.close(path)
+		l.close()
 		return fmt.Errorf("sqlite: link log: %w", err)
 	}
 	l.restore(recs, uint64(applied))
 	l.apply = func(ctx context.Context) error { return s.write(ctx, func(*sql.Tx) error { return nil }) }
-	s.links, s.linksPath = l, path
+	s.links = l
 	if l.count() > 0 {
 		if err := l.apply(ctx); err != nil {
-			l.close(path)
+			l.close()
 			return fmt.Errorf("sqlite: applying the link log: %w", err)
 		}
 	}
 	if !deferLinks {
-		return l.close(path)
+		return l.close()
 	}
 	if l.deferring() {
 		l.start()
@@ -200,7 +199,7 @@ func (s *Store) openLinks(path string, deferLinks bool) error {
 
 // Close applies deferred links, flushes pending pull times and closes the database.
 func (s *Store) Close() error {
-	err := s.links.close(s.linksPath)
+	err := s.links.close()
 	if perr := s.pulls.stop(); err == nil {
 		err = perr
 	}
