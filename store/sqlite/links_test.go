@@ -105,6 +105,12 @@ func TestDeferredLinkIsSeenAtOnceAndAppliedSoon(t *testing.T) {
 	if err := s.LinkUploadedBlob(ctx, r.ID, d, 42, ""); err != nil {
 		t.Fatal(err)
 	}
+	s.links.mu.Lock()
+	logged := s.links.next
+	s.links.mu.Unlock()
+	if logged != 2 {
+		t.Fatalf("the link took no record of the log (next sequence number %d)", logged)
+	}
 	if size, err := s.StatBlob(ctx, r.ID, d); err != nil || size != 42 {
 		t.Fatalf("StatBlob = %d, %v", size, err)
 	}
