@@ -104,7 +104,6 @@ type linkLog struct {
 	repos   map[int64]struct{}          // repositories known to exist
 	buf     []byte                      // encoding buffer, under mu
 	apply   func(context.Context) error // a write transaction (which applies the pending links)
-	log     *slog.Logger
 
 	wake     chan struct{} // the applier: links are pending
 	stop     chan struct{}
@@ -118,7 +117,6 @@ func newLinkLog() *linkLog {
 		index:   map[linkKey]pendingLink{},
 		digests: map[digest.Digest]int{},
 		repos:   map[int64]struct{}{},
-		log:     slog.Default(),
 	}
 }
 
@@ -169,10 +167,17 @@ func parseLinkRecords(b []byte) ([]linkRecord, int) {
 
 // openLinkLog opens the link log at path, takes its lock when no other process holds it
 // (trying for up to wait), and returns the records it holds. Without the lock the log is
-// only read.
-func openLinkLog(path string, wait time.Duration) (l *linkLog, recs []linkRecord, err error) {
+// only read. A missing log is created only for a store that defers links (create).
+func openLinkLog(path string, create bool, wait time.Duration) (l *linkLog, recs []linkRecord, err error) {
 	l = newLinkLog()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	flags := os.O_RDWR | os.O_APPEND
+	if create {
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if !create && errors.Is(err, os.ErrNotExist) {
+		return l, nil, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: link log: %w", err)
 	}
@@ -257,7 +262,7 @@ func (l *linkLog) add(repo int64, d digest.Digest, size, at int64) error {
 // abandon stops deferring after the log failed; pending links stay pending (they are applied
 // by the next write, and Open finds them in the log). Called with mu held.
 func (l *linkLog) abandon(err error) {
-	l.log.Error("sqlite: the link log failed; blob links are written synchronously from now on", "err", err)
+	slog.Error("sqlite: the link log failed; blob links are written synchronously from now on", "err", err)
 	l.f.Close()
 	l.f = nil
 }
@@ -398,7 +403,7 @@ func (l *linkLog) run() {
 				break
 			}
 			if err := l.apply(context.Background()); err != nil {
-				l.log.Error("sqlite: applying deferred blob links", "pending", l.count(), "err", err)
+				slog.Error("sqlite: applying deferred blob links", "pending", l.count(), "err", err)
 				delay = min(2*delay, time.Second)
 				continue
 			}

@@ -170,7 +170,7 @@ func (s *Store) openLinks(path string, deferLinks bool) error {
 	if deferLinks {
 		wait = linkLockWait
 	}
-	l, recs, err := openLinkLog(path, wait)
+	l, recs, err := openLinkLog(path, deferLinks, wait)
 	if err != nil {
 		return err
 	}
